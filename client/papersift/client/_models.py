@@ -1,0 +1,111 @@
+"""Typed, immutable results and inputs of the client library (never protobuf messages)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+
+
+class InteractionKind(enum.StrEnum):
+    """What a reader did with a paper."""
+
+    CLICK = "click"
+    SAVE = "save"
+    UNSAVE = "unsave"
+    DISMISS = "dismiss"
+    IMPRESSION = "impression"
+
+
+class Strategy(enum.StrEnum):
+    """How a ranked list was produced."""
+
+    UNSPECIFIED = "unspecified"
+    PERSONAL = "personal"
+    FOLD_IN = "fold_in"
+    POPULAR = "popular"
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """A paper as listed on one day. ``paper_id`` carries a source prefix, e.g. ``arxiv:2503.04725``."""
+
+    paper_id: str
+    title: str
+    date: dt.date
+    abstract: str = ""
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    url: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    """One event of a reader with a paper; ``event_id`` makes recording idempotent."""
+
+    event_id: str
+    user_id: str
+    paper_id: str
+    kind: InteractionKind
+    occurred_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    """What ``upsert_papers`` did."""
+
+    inserted: int
+    updated: int
+    unchanged: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    """What ``record_interactions`` did: events stored now, and events already stored before."""
+
+    accepted: int
+    duplicates: int
+
+
+@dataclass(frozen=True, slots=True)
+class RankedPaper:
+    """A paper in a ranked list; ``rank`` starts at 1 and counts across pages."""
+
+    paper: Paper
+    score: float
+    rank: int
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """One page of a reader's ranked list for a day."""
+
+    papers: tuple[RankedPaper, ...]
+    next_page_token: str
+    model_version: str
+    strategy: Strategy
+    cached: bool
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """The model the server ranks with; ``loaded`` is false when there is none."""
+
+    loaded: bool
+    version: str
+    trained_at: dt.datetime | None
+    data_start: str
+    data_end: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteResult:
+    """What ``delete_user`` erased."""
+
+    interactions_deleted: int
+    cached_lists_deleted: int

@@ -1,0 +1,111 @@
+"""Fixtures shared by every test folder: real Redis and real PostgreSQL, each test on its own keys
+or database, cleaned up afterwards.
+
+Outside CI, point the tests at other services with ``REDIS_URL`` and ``DATABASE_URL``
+(a PostgreSQL URL whose database is used only to create and drop per-test databases).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+REDIS_HOWTO = (
+    "start one with `redis-server --daemonize yes --port 6379 --save ''` "
+    "or set REDIS_URL to a Redis the tests may write to"
+)
+POSTGRES_HOWTO = (
+    "start one with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` "
+    "or set DATABASE_URL to a PostgreSQL URL whose user may CREATE DATABASE"
+)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """URL of the real Redis the tests use; fails (never skips) when it is not reachable."""
+    url = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis at {url} is not reachable ({exc}); {REDIS_HOWTO}", pytrace=False)
+    finally:
+        client.close()
+    return url
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own; every key under it is deleted afterwards."""
+    prefix = f"papersift-test-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    """URL of the PostgreSQL database used to create and drop the per-test databases."""
+    url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL at {make_url(url).render_as_string(hide_password=True)} is not "
+            f"reachable ({exc.orig}); {POSTGRES_HOWTO}",
+            pytrace=False,
+        )
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database of this test's own, dropped afterwards."""
+    name = f"papersift_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(postgres_admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh SQLite database file of this test's own."""
+    return f"sqlite:///{tmp_path / 'papersift.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Runs a test once on SQLite and once on PostgreSQL, each a fresh database."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return str(request.getfixturevalue(fixture))
