@@ -1,7 +1,7 @@
 """Generate the Python code of the wire contract, or check that the checked-in code is current.
 
-    python scripts/gen_protos.py           # regenerate client/papersift/v1/
-    python scripts/gen_protos.py --check   # exit 1 if the checked-in code differs from the protos
+python scripts/gen_protos.py           # regenerate client/papersift/v1/
+python scripts/gen_protos.py --check   # exit 1 if the checked-in code differs from the protos
 """
 
 from __future__ import annotations
@@ -23,10 +23,14 @@ BIN_DIR = Path(sys.executable).parent  # where mypy-protobuf installed its proto
 
 def generate(out_root: Path) -> None:
     """Compile every proto under protos/papersift/v1 into ``out_root``/papersift/v1."""
-    protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / PACKAGE_DIR).glob("*.proto"))
+    protos = sorted(
+        str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / PACKAGE_DIR).glob("*.proto")
+    )
     (out_root / PACKAGE_DIR).mkdir(parents=True, exist_ok=True)
     command = [
-        sys.executable, "-m", "grpc_tools.protoc",
+        sys.executable,
+        "-m",
+        "grpc_tools.protoc",
         f"-I{PROTO_ROOT}",
         f"--plugin=protoc-gen-mypy={BIN_DIR / 'protoc-gen-mypy'}",
         f"--plugin=protoc-gen-mypy_grpc={BIN_DIR / 'protoc-gen-mypy_grpc'}",
@@ -48,7 +52,9 @@ def differences(expected: Path, actual: Path) -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--check", action="store_true", help="fail if generated code is stale")
     args = parser.parse_args()
     if not args.check:
@@ -60,7 +66,9 @@ def main() -> int:
         generate(Path(tmp))
         stale = differences(Path(tmp) / PACKAGE_DIR, OUT_ROOT / PACKAGE_DIR)
     if stale:
-        print("generated code differs from protos/ (run `make proto` and commit):", *stale, sep="\n  ")
+        print(
+            "generated code differs from protos/ (run `make proto` and commit):", *stale, sep="\n  "
+        )
         return 1
     print("generated code matches protos/")
     return 0

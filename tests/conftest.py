@@ -7,15 +7,23 @@ Outside CI, point the tests at other services with ``REDIS_URL`` and ``DATABASE_
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 import redis
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+
+from papersift.server.app import PaperSiftServer
+from papersift.server.config import Settings
+
+T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -109,3 +117,70 @@ def database_url(request: pytest.FixtureRequest) -> str:
     """Runs a test once on SQLite and once on PostgreSQL, each a fresh database."""
     fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     return str(request.getfixturevalue(fixture))
+
+
+class ThreadedServer:
+    """A real papersift server on 127.0.0.1:<free port>, run by its own event loop in a thread.
+
+    Sync tests, async tests and the sync client can all call it over a real gRPC channel.
+    """
+
+    def __init__(self, settings: Settings, *, wait_until_ready: bool = True) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self.server = self._run(self._start(settings, wait_until_ready))
+
+    async def _start(self, settings: Settings, wait_until_ready: bool) -> PaperSiftServer:
+        server = PaperSiftServer(settings)
+        await server.start()
+        if wait_until_ready:
+            async with asyncio.timeout(30):
+                await server.wait_until_ready()
+        return server
+
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=60)
+
+    @property
+    def address(self) -> str:
+        """``127.0.0.1:port`` of the running server."""
+        return self.server.address
+
+    def stop(self, grace: float = 0.0) -> None:
+        """Stop the server and its loop; safe to call twice."""
+        if not self._thread.is_alive():
+            return
+        self._run(self.server.stop(grace))
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[..., ThreadedServer]]:
+    """Start real servers (fresh SQLite + in-process cache unless overridden); stopped after."""
+    started: list[ThreadedServer] = []
+
+    def start(*, wait_until_ready: bool = True, **overrides: Any) -> ThreadedServer:
+        values: dict[str, Any] = {
+            "listen": "127.0.0.1:0",
+            "database_url": f"sqlite:///{tmp_path / f'server{len(started)}.db'}",
+            "redis_url": None,
+            "model_dir": tmp_path / "models",
+            "grace_period": 1.0,
+        }
+        values.update(overrides)
+        server = ThreadedServer(Settings(**values), wait_until_ready=wait_until_ready)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def server_address(start_server: Callable[..., ThreadedServer]) -> str:
+    """Address of a fresh real server: SQLite file, in-process cache, no model."""
+    return start_server().address

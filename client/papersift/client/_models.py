@@ -28,7 +28,10 @@ class Strategy(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Paper:
-    """A paper as listed on one day. ``paper_id`` carries a source prefix, e.g. ``arxiv:2503.04725``."""
+    """A paper as listed on one day.
+
+    ``paper_id`` carries a source prefix, e.g. ``arxiv:2503.04725``.
+    """
 
     paper_id: str
     title: str
@@ -109,3 +112,24 @@ class DeleteResult:
 
     interactions_deleted: int
     cached_lists_deleted: int
+
+
+@dataclass(frozen=True, slots=True)
+class RankFilters:
+    """Optional rules applied on top of the learned ranking (mirrors the ``RankFilters`` message).
+
+    Attributes:
+        include_categories: Keep only papers with at least one of these categories.
+        exclude_categories: Drop papers with any of these categories.
+        must_have_keywords: Keep only papers whose title or abstract contains every keyword.
+        must_not_keywords: Drop papers whose title or abstract contains any of these keywords.
+        followed_authors: Move papers by these authors to the top.
+        exclude_seen: Drop papers the reader interacted with or was shown on earlier days.
+    """
+
+    include_categories: tuple[str, ...] = ()
+    exclude_categories: tuple[str, ...] = ()
+    must_have_keywords: tuple[str, ...] = ()
+    must_not_keywords: tuple[str, ...] = ()
+    followed_authors: tuple[str, ...] = ()
+    exclude_seen: bool = False

@@ -31,3 +31,12 @@ class NotFound(PaperSiftError):
 
 class StoreUnavailable(PaperSiftError):
     """The database cannot be reached; the request may be retried later."""
+
+
+class Unsupported(PaperSiftError):
+    """A request asks for something this server does not do yet (maps to UNIMPLEMENTED)."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem

@@ -1,0 +1,47 @@
+# papersift: `make demo` and `make test` set everything up themselves (.venv, install).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+SOURCES := client/papersift/client core server training tests scripts
+
+.PHONY: help venv demo test lint format typecheck proto proto-check pytest clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)  ## create .venv and install papersift with every extra
+
+demo: $(STAMP)  ## ingest, serve, record, rank and show, on SQLite + the in-process cache
+	$(PY) scripts/demo.py
+
+test: lint typecheck proto-check pytest  ## every check: ruff, mypy, proto drift, pytest
+
+lint: $(STAMP)  ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)  ## apply ruff's formatting and safe fixes
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+typecheck: $(STAMP)  ## mypy --strict on our code (generated code excluded)
+	$(VENV)/bin/mypy $(SOURCES)
+
+proto: $(STAMP)  ## regenerate client/papersift/v1 from protos/
+	$(PY) scripts/gen_protos.py
+
+proto-check: $(STAMP)  ## fail if the checked-in generated code differs from protos/
+	$(PY) scripts/gen_protos.py --check
+
+pytest: $(STAMP)  ## the test suite against real Redis, PostgreSQL and SQLite
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+clean:  ## remove the virtualenv, caches and demo state
+	rm -rf $(VENV) .demo .mypy_cache .ruff_cache .pytest_cache

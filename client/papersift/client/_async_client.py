@@ -1,0 +1,293 @@
+"""The asyncio client (grpc.aio); the same API as ``Client`` with ``async def`` methods."""
+
+# `timeout` is the gRPC deadline of the call, the same parameter as on the sync Client; an
+# asyncio.timeout() around the call would not reach the server as a deadline.
+# ruff: noqa: ASYNC109
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Sequence
+from types import TracebackType
+from typing import Self, TypeVar
+
+import grpc
+
+from papersift.client import _convert
+from papersift.client._base import (
+    DEFAULT_TARGET,
+    DEFAULT_TIMEOUT,
+    USE_CLIENT_DEFAULT,
+    BaseClient,
+    TimeoutTypes,
+)
+from papersift.client._errors import from_rpc_error
+from papersift.client._models import (
+    DeleteResult,
+    Interaction,
+    ModelInfo,
+    Paper,
+    RankedPaper,
+    RankFilters,
+    Ranking,
+    RecordResult,
+    UpsertResult,
+)
+from papersift.v1 import ranker_pb2, ranker_pb2_grpc
+
+_Request = TypeVar("_Request")
+_Response = TypeVar("_Response")
+
+
+class AsyncClient(BaseClient):
+    """An asyncio client of the papersift ranking service over one long-lived gRPC channel.
+
+    Create it inside a running event loop (e.g. ``async with AsyncClient() as client:``); the
+    channel belongs to that loop.
+
+    Every call has a deadline: ``timeout`` seconds unless the call passes its own ``timeout``
+    (``None`` means no deadline). Calls failing with UNAVAILABLE are retried by gRPC with
+    exponential backoff unless ``retry=False``. Failures raise a ``PaperSiftError`` subclass.
+
+    Example:
+        >>> async with AsyncClient("127.0.0.1:50051") as client:  # doctest: +SKIP
+        ...     ranking = await client.rank_papers("alice", datetime.date(2025, 3, 7), limit=10)
+
+    Args:
+        target: Server address, ``host:port``.
+        timeout: Default deadline of each call in seconds; ``None`` for none.
+        secure: Use TLS.
+        root_certificates: PEM root certificates for TLS; ``None`` uses the system's.
+        metadata: ``(key, value)`` pairs sent with every call, e.g. an authorization header.
+        retry: Let gRPC retry calls that failed with UNAVAILABLE.
+    """
+
+    def __init__(
+        self,
+        target: str = DEFAULT_TARGET,
+        *,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        secure: bool = False,
+        root_certificates: bytes | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+        retry: bool = True,
+    ) -> None:
+        super().__init__(
+            target,
+            timeout=timeout,
+            secure=secure,
+            root_certificates=root_certificates,
+            metadata=metadata,
+            retry=retry,
+        )
+        credentials = self._credentials()
+        if credentials is None:
+            self._channel = grpc.aio.insecure_channel(target, options=self._options())
+        else:
+            self._channel = grpc.aio.secure_channel(target, credentials, options=self._options())
+        self._stub = ranker_pb2_grpc.RankerStub(self._channel)
+
+    async def _call(
+        self,
+        method: grpc.aio.UnaryUnaryMultiCallable[_Request, _Response],
+        request: _Request,
+        timeout: TimeoutTypes,
+    ) -> _Response:
+        self._check_open()
+        try:
+            return await method(
+                request, timeout=self._resolve_timeout(timeout), metadata=self._metadata
+            )
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+
+    async def upsert_papers(
+        self, papers: Sequence[Paper], *, timeout: TimeoutTypes = USE_CLIENT_DEFAULT
+    ) -> UpsertResult:
+        """Inserts or updates papers by ``paper_id``; a batch is written whole or not at all.
+
+        Args:
+            papers: 1 to 1,000 papers.
+            timeout: Deadline of this call in seconds; ``None`` for none.
+
+        Returns:
+            How many papers were new, changed and unchanged.
+
+        Raises:
+            InvalidArgument: A paper is invalid; ``details`` names it, e.g. ``papers[3].title``.
+            ResourceExhausted: More papers than the server accepts in one call.
+        """
+        request = _convert.upsert_request(papers)
+        response = await self._call(self._stub.UpsertPapers, request, timeout)
+        return _convert.upsert_result_from_proto(response)
+
+    async def record_interactions(
+        self,
+        interactions: Sequence[Interaction],
+        *,
+        timeout: TimeoutTypes = USE_CLIENT_DEFAULT,
+    ) -> RecordResult:
+        """Records what readers did with papers; idempotent by ``event_id``.
+
+        Args:
+            interactions: 1 to 1,000 events; ``occurred_at`` must be timezone-aware.
+            timeout: Deadline of this call in seconds; ``None`` for none.
+
+        Returns:
+            Events stored by this call and events already stored before.
+
+        Raises:
+            ValueError: An ``occurred_at`` is naive (raised before anything is sent).
+            InvalidArgument: An event is invalid, e.g. its paper was never upserted.
+            ResourceExhausted: More events than the server accepts in one call.
+        """
+        request = _convert.record_request(interactions)
+        response = await self._call(self._stub.RecordInteractions, request, timeout)
+        return _convert.record_result_from_proto(response)
+
+    async def rank_papers(
+        self,
+        user_id: str,
+        date: dt.date | str,
+        *,
+        limit: int = 20,
+        page_token: str = "",
+        filters: RankFilters | None = None,
+        explain: bool = False,
+        diversity: float = 0.0,
+        timeout: TimeoutTypes = USE_CLIENT_DEFAULT,
+    ) -> Ranking:
+        """Ranks one day's papers for one reader and returns one page of the list.
+
+        Args:
+            user_id: The reader; an unknown reader gets the ``POPULAR`` strategy.
+            date: The listing day, a date or a ``YYYY-MM-DD`` string.
+            limit: Page size, 1 to 100.
+            page_token: ``next_page_token`` of the previous page; empty for the first page.
+            filters: Rules applied on top of the ranking.
+            explain: Attach reasons to each paper.
+            diversity: 0 (plain score order) to 1 (most diverse).
+            timeout: Deadline of this call in seconds; ``None`` for none.
+
+        Returns:
+            The page, with the token of the next one (empty on the last page).
+
+        Raises:
+            NotFound: No papers are listed on ``date``.
+            InvalidArgument: A bad date, limit, page token or id; ``details`` names the field.
+        """
+        request = _convert.rank_request(
+            user_id,
+            date,
+            limit=limit,
+            page_token=page_token,
+            filters=filters,
+            explain=explain,
+            diversity=diversity,
+        )
+        response = await self._call(self._stub.RankPapers, request, timeout)
+        return _convert.ranking_from_proto(response)
+
+    async def iter_ranked_papers(
+        self,
+        user_id: str,
+        date: dt.date | str,
+        *,
+        page_size: int = 20,
+        filters: RankFilters | None = None,
+        explain: bool = False,
+        diversity: float = 0.0,
+        timeout: TimeoutTypes = USE_CLIENT_DEFAULT,
+    ) -> AsyncIterator[RankedPaper]:
+        """Yields a reader's whole ranked list for a day, fetching pages as needed.
+
+        Arguments are those of ``rank_papers``; ``timeout`` applies to each page's call.
+        """
+        page_token = ""
+        while True:
+            ranking = await self.rank_papers(
+                user_id,
+                date,
+                limit=page_size,
+                page_token=page_token,
+                filters=filters,
+                explain=explain,
+                diversity=diversity,
+                timeout=timeout,
+            )
+            for paper in ranking.papers:
+                yield paper
+            page_token = ranking.next_page_token
+            if not page_token:
+                return
+
+    async def rank_papers_batch(
+        self,
+        user_ids: Sequence[str],
+        date: dt.date | str,
+        *,
+        limit: int = 20,
+        timeout: TimeoutTypes = USE_CLIENT_DEFAULT,
+    ) -> dict[str, Ranking]:
+        """Ranks one day's papers for many readers at once (the first page of each).
+
+        Args:
+            user_ids: 1 to 1,000 distinct readers.
+            date: The listing day, a date or a ``YYYY-MM-DD`` string.
+            limit: Papers per reader, 1 to 100.
+            timeout: Deadline of this call in seconds; ``None`` for none.
+
+        Returns:
+            Each reader's ranking, keyed by user id in the order of ``user_ids``.
+
+        Raises:
+            NotFound: No papers are listed on ``date``.
+            ResourceExhausted: More readers than the server accepts in one call.
+        """
+        request = _convert.rank_batch_request(user_ids, date, limit=limit)
+        response = await self._call(self._stub.RankPapersBatch, request, timeout)
+        return _convert.rankings_from_proto(response)
+
+    async def get_model_info(self, *, timeout: TimeoutTypes = USE_CLIENT_DEFAULT) -> ModelInfo:
+        """Describes the model the server ranks with (``loaded`` is false when there is none).
+
+        Args:
+            timeout: Deadline of this call in seconds; ``None`` for none.
+        """
+        response = await self._call(
+            self._stub.GetModelInfo, ranker_pb2.GetModelInfoRequest(), timeout
+        )
+        return _convert.model_info_from_proto(response)
+
+    async def delete_user(
+        self, user_id: str, *, timeout: TimeoutTypes = USE_CLIENT_DEFAULT
+    ) -> DeleteResult:
+        """Erases a reader's interactions and cached ranked lists.
+
+        Args:
+            user_id: The reader to erase.
+            timeout: Deadline of this call in seconds; ``None`` for none.
+
+        Returns:
+            How many interactions and cached lists were deleted.
+        """
+        request = ranker_pb2.DeleteUserRequest(user_id=user_id)
+        response = await self._call(self._stub.DeleteUser, request, timeout)
+        return _convert.delete_result_from_proto(response)
+
+    async def close(self) -> None:
+        """Closes the channel; calls made afterwards raise ``RuntimeError``. Idempotent."""
+        if not self._closed:
+            self._closed = True
+            await self._channel.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()

@@ -1,0 +1,115 @@
+"""What ``Client`` and ``AsyncClient`` share: configuration, deadlines and channel options."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Final
+
+import grpc
+
+from papersift.v1 import ranker_pb2
+
+DEFAULT_TARGET: Final = "127.0.0.1:50051"
+DEFAULT_TIMEOUT: Final = 10.0
+
+SERVICE_NAME: Final = ranker_pb2.DESCRIPTOR.services_by_name["Ranker"].full_name
+
+# Retried by gRPC itself, only on UNAVAILABLE: every papersift RPC is idempotent (upserts by
+# paper_id, interactions by event_id), so a repeated attempt never double-counts.
+RETRY_POLICY: Final = {
+    "maxAttempts": 4,
+    "initialBackoff": "0.1s",
+    "maxBackoff": "2s",
+    "backoffMultiplier": 2,
+    "retryableStatusCodes": ["UNAVAILABLE"],
+}
+
+
+class UseClientDefault:
+    """Type of ``USE_CLIENT_DEFAULT``: "argument not given, use the client's setting".
+
+    A separate sentinel is needed because ``None`` is itself a meaningful timeout (no deadline).
+    """
+
+    def __repr__(self) -> str:
+        return "USE_CLIENT_DEFAULT"
+
+
+USE_CLIENT_DEFAULT: Final = UseClientDefault()
+
+TimeoutTypes = float | None | UseClientDefault
+
+
+def channel_options(*, retry: bool) -> list[tuple[str, str | int]]:
+    """The channel arguments of a papersift channel.
+
+    Args:
+        retry: Whether gRPC retries calls that failed with UNAVAILABLE (``RETRY_POLICY``).
+    """
+    if not retry:
+        return [("grpc.enable_retries", 0)]
+    service_config = {
+        "methodConfig": [{"name": [{"service": SERVICE_NAME}], "retryPolicy": RETRY_POLICY}]
+    }
+    return [
+        ("grpc.enable_retries", 1),
+        ("grpc.service_config", json.dumps(service_config)),
+    ]
+
+
+class BaseClient:
+    """Settings shared by the sync and the async client; opens no channel itself."""
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        timeout: float | None,
+        secure: bool,
+        root_certificates: bytes | None,
+        metadata: Sequence[tuple[str, str]],
+        retry: bool,
+    ) -> None:
+        if root_certificates is not None and not secure:
+            raise ValueError("root_certificates is only used with secure=True")
+        self._target = target
+        self._timeout = timeout
+        self._secure = secure
+        self._root_certificates = root_certificates
+        self._metadata = tuple((key, value) for key, value in metadata)
+        self._retry = retry
+        self._closed = False
+
+    @property
+    def target(self) -> str:
+        """The server address, e.g. ``127.0.0.1:50051``."""
+        return self._target
+
+    @property
+    def timeout(self) -> float | None:
+        """The default deadline of a call, in seconds; ``None`` means none."""
+        return self._timeout
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether ``close`` was called."""
+        return self._closed
+
+    def _credentials(self) -> grpc.ChannelCredentials | None:
+        if not self._secure:
+            return None
+        return grpc.ssl_channel_credentials(root_certificates=self._root_certificates)
+
+    def _options(self) -> list[tuple[str, str | int]]:
+        return channel_options(retry=self._retry)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the client is closed; create a new one")
+
+    def _resolve_timeout(self, timeout: TimeoutTypes) -> float | None:
+        return self._timeout if isinstance(timeout, UseClientDefault) else timeout
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(target={self._target!r}, timeout={self._timeout!r})"

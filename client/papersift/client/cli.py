@@ -1,0 +1,651 @@
+"""The ``papersift`` command: ingest feeds, record interactions, rank a day, inspect and erase.
+
+Exit status: 0 on success, 1 when the server refused or could not be reached, 2 for bad usage
+or a bad input file (in which case nothing was sent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from papersift.client._base import DEFAULT_TARGET, DEFAULT_TIMEOUT
+from papersift.client._client import Client
+from papersift.client._errors import DeadlineExceeded, PaperSiftError, Unavailable
+from papersift.client._models import (
+    Interaction,
+    InteractionKind,
+    ModelInfo,
+    Paper,
+    RankedPaper,
+    Ranking,
+)
+
+__all__ = ["main"]
+
+SERVER_ENV = "PAPERSIFT_SERVER"
+
+# Events go to the server in chunks; re-sending a chunk after a failure is harmless because
+# recording is idempotent by event_id.
+RECORD_BATCH_SIZE = 500
+
+EVENT_FIELDS = ("event_id", "user_id", "paper_id", "kind", "occurred_at")
+KINDS = tuple(kind.value for kind in InteractionKind)
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class InputError(Exception):
+    """An input file or argument the CLI cannot use; reported without a traceback, exit 2."""
+
+
+# --- argument types -------------------------------------------------------------------------
+
+
+def _listing_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD") from None
+
+
+def _aware_datetime(text: str) -> dt.datetime:
+    value = _parse_aware_datetime(text)
+    if isinstance(value, str):
+        raise argparse.ArgumentTypeError(value)
+    return value
+
+
+def _parse_aware_datetime(text: str) -> dt.datetime | str:
+    """The datetime, or a message saying what is wrong with ``text``."""
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return f"{text!r} is not an ISO 8601 time, e.g. 2025-03-07T09:30:00Z"
+    if value.tzinfo is None:
+        return f"{text!r} has no timezone; add one, e.g. {text}Z for UTC"
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    return value
+
+
+# --- the parser -----------------------------------------------------------------------------
+
+
+def _command(
+    subparsers: Any,
+    name: str,
+    *,
+    common: argparse.ArgumentParser,
+    help: str,
+    epilog: str,
+    handler: Callable[[argparse.Namespace], int],
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name,
+        help=help,
+        description=help[0].upper() + help[1:] + ".",
+        epilog=epilog,
+        parents=[common],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(handler=handler, command_parser=parser)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Builds the ``papersift`` argument parser (exposed for documentation and tests)."""
+    # The connection options are accepted both before and after the command; SUPPRESS keeps a
+    # subcommand's unset copy from overwriting a value given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    connection = common.add_argument_group("connection")
+    connection.add_argument(
+        "--server",
+        default=argparse.SUPPRESS,
+        metavar="HOST:PORT",
+        help=f"server address (default: ${SERVER_ENV} or {DEFAULT_TARGET})",
+    )
+    connection.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=argparse.SUPPRESS,
+        metavar="SECONDS",
+        help=f"deadline of each call to the server (default: {DEFAULT_TIMEOUT:g})",
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="papersift",
+        description="Rank each day's research papers per reader: the papersift client.",
+        epilog=(
+            "examples:\n"
+            "  papersift ingest papers.jsonl\n"
+            "  papersift record --user alice --paper arxiv:2503.04725 --kind save\n"
+            "  papersift rank --user alice --date 2025-03-07\n"
+            "  papersift --server ranker.internal:50051 model-info\n"
+            "\n"
+            "exit status: 0 success, 1 the server refused or could not be reached,\n"
+            "2 bad usage or input (nothing was sent)"
+        ),
+        parents=[common],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    ingest = _command(
+        subparsers,
+        "ingest",
+        common=common,
+        help="load papers from feeds and upsert them",
+        epilog=(
+            "Every source is read and checked before anything is sent; a bad source stops\n"
+            "the command (exit 2) with nothing written. Papers found in several sources are\n"
+            "merged by paper id.\n"
+            "\n"
+            "examples:\n"
+            "  papersift ingest papers.jsonl\n"
+            "  papersift ingest arxiv-cs.xml hf-daily.json --date 2025-03-07\n"
+            "  papersift ingest export.jsonl --format jsonl --batch-size 200 --no-progress"
+        ),
+        handler=_cmd_ingest,
+    )
+    ingest.add_argument("sources", nargs="+", metavar="SOURCE", help="a feed file or URL")
+    ingest.add_argument(
+        "--format", help="feed format of every source (default: guessed from each source)"
+    )
+    ingest.add_argument(
+        "--date",
+        type=_listing_date,
+        metavar="YYYY-MM-DD",
+        help="listing day of papers whose feed does not say",
+    )
+    ingest.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=500,
+        metavar="N",
+        help="papers per call (default: 500)",
+    )
+    ingest.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+
+    record = _command(
+        subparsers,
+        "record",
+        common=common,
+        help="record what a reader did with a paper",
+        epilog=(
+            "Either one event from the options, or many from --file: JSON Lines, one object\n"
+            "per line with event_id, user_id, paper_id, kind and occurred_at (ISO 8601 with a\n"
+            "timezone). The whole file is checked before anything is sent. Recording is\n"
+            "idempotent by event id, so re-running a file only counts duplicates.\n"
+            "\n"
+            "examples:\n"
+            "  papersift record --user alice --paper arxiv:2503.04725 --kind save\n"
+            "  papersift record --user alice --paper arxiv:2503.04725 --kind click \\\n"
+            "      --event-id web-81233 --at 2025-03-07T09:30:00Z\n"
+            "  papersift record --file events.jsonl\n"
+            "\n"
+            'events.jsonl line: {"event_id": "e1", "user_id": "alice", "paper_id":\n'
+            '  "arxiv:2503.04725", "kind": "save", "occurred_at": "2025-03-07T09:30:00Z"}'
+        ),
+        handler=_cmd_record,
+    )
+    record.add_argument("--user", help="the reader")
+    record.add_argument("--paper", metavar="PAPER_ID", help="the paper, e.g. arxiv:2503.04725")
+    record.add_argument("--kind", choices=KINDS, help="what the reader did")
+    record.add_argument(
+        "--event-id", metavar="ID", help="unique id of the event (default: a new UUID)"
+    )
+    record.add_argument(
+        "--at",
+        type=_aware_datetime,
+        metavar="ISO8601",
+        help="when it happened, with a timezone (default: now)",
+    )
+    record.add_argument(
+        "--file",
+        metavar="EVENTS.jsonl",
+        help="record every event of a JSON Lines file ('-': stdin)",
+    )
+
+    rank = _command(
+        subparsers,
+        "rank",
+        common=common,
+        help="show a reader's ranked papers of a day",
+        epilog=(
+            "examples:\n"
+            "  papersift rank --user alice --date 2025-03-07\n"
+            "  papersift rank --user alice --date 2025-03-07 --limit 50 --explain\n"
+            "  papersift rank --user alice --date 2025-03-07 --page-token TOKEN\n"
+            "  papersift rank --user alice --date 2025-03-07 --json | jq '.papers[].paper_id'"
+        ),
+        handler=_cmd_rank,
+    )
+    rank.add_argument("--user", required=True, help="the reader")
+    rank.add_argument(
+        "--date", required=True, type=_listing_date, metavar="YYYY-MM-DD", help="the listing day"
+    )
+    rank.add_argument("--limit", type=int, default=20, metavar="N", help="page size (default: 20)")
+    rank.add_argument(
+        "--page-token", default="", metavar="TOKEN", help="the token printed for the next page"
+    )
+    rank.add_argument("--explain", action="store_true", help="show why each paper was ranked")
+    rank.add_argument("--json", action="store_true", help="print one JSON object for scripts")
+
+    model_info = _command(
+        subparsers,
+        "model-info",
+        common=common,
+        help="describe the model the server ranks with",
+        epilog="examples:\n  papersift model-info\n  papersift model-info --json",
+        handler=_cmd_model_info,
+    )
+    model_info.add_argument("--json", action="store_true", help="print one JSON object")
+
+    delete_user = _command(
+        subparsers,
+        "delete-user",
+        common=common,
+        help="erase a reader's interactions and cached lists",
+        epilog=(
+            "This cannot be undone; --yes confirms it.\n"
+            "\n"
+            "example:\n"
+            "  papersift delete-user --user alice --yes"
+        ),
+        handler=_cmd_delete_user,
+    )
+    delete_user.add_argument("--user", required=True, help="the reader to erase")
+    delete_user.add_argument("--yes", action="store_true", help="confirm the erasure")
+    return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("papersift")
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def _connect(args: argparse.Namespace) -> Client:
+    return Client(args.server, timeout=args.timeout)
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    try:
+        # Imported here: feeds may need the optional [cli] dependencies, which the bare
+        # install (and every other command) does without.
+        from papersift.client import feeds
+    except ImportError as exc:
+        _error(
+            f"`papersift ingest` needs {exc.name or 'an optional dependency'}; "
+            "install it with: pip install 'papersift[cli]'"
+        )
+        return EXIT_FAILED
+    if args.format is not None and args.format not in feeds.FEED_FORMATS:
+        args.command_parser.error(
+            f"argument --format: {args.format!r} is not one of {', '.join(feeds.FEED_FORMATS)}"
+        )
+
+    papers: list[Paper] = []
+    counts: list[tuple[str, int]] = []
+    for source in args.sources:
+        try:
+            loaded = feeds.load_feed(source, format=args.format, date=args.date)
+        except feeds.FeedError as exc:
+            _error(str(exc))
+            return EXIT_USAGE
+        counts.append((source, len(loaded)))
+        papers.extend(loaded)
+    merged = feeds.merge_papers(papers)
+    read = ", ".join(f"{count} from {source}" for source, count in counts)
+    if not merged:
+        print(f"read {read}: no papers, nothing sent")
+        return EXIT_OK
+
+    # The bar is a nicety of the [cli] extra; the bare install ingests without one.
+    progress = not args.no_progress and importlib.util.find_spec("tqdm") is not None
+    with _connect(args) as client:
+        try:
+            report = feeds.ingest(client, merged, batch_size=args.batch_size, progress=progress)
+        except ValueError as exc:  # a --batch-size over the server's limit; nothing was sent
+            args.command_parser.error(f"argument --batch-size: {exc}")
+    print(
+        f"read {read}: {len(merged)} {_plural(len(merged), 'paper', 'papers')}; "
+        f"inserted {report.inserted}, updated {report.updated}, unchanged {report.unchanged} "
+        f"({report.batches} {_plural(report.batches, 'batch', 'batches')})"
+    )
+    return EXIT_OK
+
+
+def _cmd_record(args: argparse.Namespace) -> int:
+    single = {
+        "--user": args.user,
+        "--paper": args.paper,
+        "--kind": args.kind,
+        "--event-id": args.event_id,
+        "--at": args.at,
+    }
+    if args.file is not None:
+        given = [option for option, value in single.items() if value is not None]
+        if given:
+            args.command_parser.error(f"--file cannot be combined with {', '.join(given)}")
+        try:
+            interactions = _read_events(args.file)
+        except InputError as exc:
+            _error(str(exc))
+            return EXIT_USAGE
+    else:
+        missing = [option for option in ("--user", "--paper", "--kind") if single[option] is None]
+        if missing:
+            args.command_parser.error(
+                f"the following arguments are required: {', '.join(missing)} (or --file)"
+            )
+        interactions = [
+            Interaction(
+                event_id=args.event_id or str(uuid.uuid4()),
+                user_id=args.user,
+                paper_id=args.paper,
+                kind=InteractionKind(args.kind),
+                occurred_at=args.at or dt.datetime.now(dt.UTC),
+            )
+        ]
+
+    accepted = duplicates = 0
+    with _connect(args) as client:
+        for start in range(0, len(interactions), RECORD_BATCH_SIZE):
+            result = client.record_interactions(interactions[start : start + RECORD_BATCH_SIZE])
+            accepted += result.accepted
+            duplicates += result.duplicates
+    print(f"accepted {accepted}, duplicates {duplicates}")
+    return EXIT_OK
+
+
+def _read_events(path: str) -> list[Interaction]:
+    """Parses a JSON Lines events file whole; the first bad line raises ``InputError``."""
+    name = "<stdin>" if path == "-" else path
+    try:
+        if path == "-":
+            lines = list(sys.stdin)
+        else:
+            with Path(path).open(encoding="utf-8") as file:
+                lines = list(file)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {name}: {exc}") from None
+
+    interactions = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            interactions.append(_parse_event(line))
+        except InputError as exc:
+            raise InputError(f"{name} line {number}: {exc}") from None
+    if not interactions:
+        raise InputError(f"{name} holds no events")
+    return interactions
+
+
+def _parse_event(line: str) -> Interaction:
+    try:
+        event = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(event, dict):
+        raise InputError(f"expected a JSON object, got {type(event).__name__}")
+    unknown = sorted(set(event) - set(EVENT_FIELDS))
+    if unknown:
+        raise InputError(f"unknown field {unknown[0]!r}; the fields are {', '.join(EVENT_FIELDS)}")
+    for field in EVENT_FIELDS:
+        if field not in event:
+            raise InputError(f"missing field {field!r}")
+        if not isinstance(event[field], str):
+            raise InputError(f"{field} must be a string, got {json.dumps(event[field])}")
+    if event["kind"] not in KINDS:
+        raise InputError(f"kind {event['kind']!r} is not one of {', '.join(KINDS)}")
+    occurred_at = _parse_aware_datetime(event["occurred_at"])
+    if isinstance(occurred_at, str):
+        raise InputError(f"occurred_at: {occurred_at}")
+    return Interaction(
+        event_id=event["event_id"],
+        user_id=event["user_id"],
+        paper_id=event["paper_id"],
+        kind=InteractionKind(event["kind"]),
+        occurred_at=occurred_at,
+    )
+
+
+def _cmd_rank(args: argparse.Namespace) -> int:
+    with _connect(args) as client:
+        ranking = client.rank_papers(
+            args.user,
+            args.date,
+            limit=args.limit,
+            page_token=args.page_token,
+            explain=args.explain,
+        )
+    if args.json:
+        print(json.dumps(_ranking_json(args.user, args.date, ranking), ensure_ascii=False))
+        return EXIT_OK
+    width = shutil.get_terminal_size().columns
+    for line in _ranking_table(ranking, width=width, explain=args.explain):
+        print(line)
+    return EXIT_OK
+
+
+def _ranking_table(ranking: Ranking, *, width: int, explain: bool) -> Iterator[str]:
+    """Lines of the readable ranking: a table fitted to ``width``, then a status line."""
+    if ranking.papers:
+        rows = [
+            (
+                str(ranked.rank),
+                f"{ranked.score:.4f}",
+                ranked.paper.paper_id,
+                ranked.paper.title,
+                _first_author(ranked.paper.authors),
+            )
+            for ranked in ranking.papers
+        ]
+        header = ("#", "score", "paper", "title", "authors")
+        rank_w, score_w, id_w, _, author_w = (
+            max(len(row[i]) for row in [*rows, header]) for i in range(5)
+        )
+        author_w = min(author_w, 28)
+        gaps = 4 * 2
+        title_w = max(width - rank_w - score_w - id_w - author_w - gaps, 20)
+
+        def line(cells: tuple[str, ...]) -> str:
+            rank, score, paper_id, title, authors = cells
+            return (
+                f"{rank:>{rank_w}}  {score:>{score_w}}  {paper_id:<{id_w}}  "
+                f"{_truncate(title, title_w):<{title_w}}  {_truncate(authors, author_w)}"
+            ).rstrip()
+
+        yield line(header)
+        for row, ranked in zip(rows, ranking.papers, strict=True):
+            yield line(row)
+            if explain:
+                indent = " " * (rank_w + 2)
+                for reason in ranked.reasons:
+                    yield _truncate(f"{indent}- {reason}", max(width, 40))
+    else:
+        yield "no papers on this page"
+
+    status = [
+        f"strategy: {ranking.strategy.value}",
+        f"model: {ranking.model_version or '(none)'}",
+        f"cached: {'yes' if ranking.cached else 'no'}",
+        f"total: {ranking.total}",
+    ]
+    if ranking.next_page_token:
+        status.append(f"next page: --page-token {ranking.next_page_token}")
+    yield "; ".join(status)
+
+
+def _first_author(authors: Sequence[str]) -> str:
+    if not authors:
+        return ""
+    return authors[0] + (" et al." if len(authors) > 1 else "")
+
+
+def _truncate(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def _paper_json(ranked: RankedPaper) -> dict[str, Any]:
+    paper = ranked.paper
+    return {
+        "rank": ranked.rank,
+        "score": ranked.score,
+        "paper_id": paper.paper_id,
+        "title": paper.title,
+        "authors": list(paper.authors),
+        "categories": list(paper.categories),
+        "url": paper.url,
+        "date": paper.date.isoformat(),
+        "source": paper.source,
+        "abstract": paper.abstract,
+        "reasons": list(ranked.reasons),
+    }
+
+
+def _ranking_json(user_id: str, date: dt.date, ranking: Ranking) -> dict[str, Any]:
+    return {
+        "user_id": user_id,
+        "date": date.isoformat(),
+        "strategy": ranking.strategy.value,
+        "model_version": ranking.model_version,
+        "cached": ranking.cached,
+        "total": ranking.total,
+        "next_page_token": ranking.next_page_token,
+        "papers": [_paper_json(ranked) for ranked in ranking.papers],
+    }
+
+
+def _cmd_model_info(args: argparse.Namespace) -> int:
+    with _connect(args) as client:
+        info = client.get_model_info()
+    if args.json:
+        print(json.dumps(_model_info_json(info), ensure_ascii=False))
+        return EXIT_OK
+    if not info.loaded:
+        print("model: none loaded")
+    else:
+        print(f"model: {info.version}")
+        if info.trained_at is not None:
+            print(f"trained at: {info.trained_at.isoformat()}")
+        if info.data_start or info.data_end:
+            print(f"data: {info.data_start} to {info.data_end}")
+        for name, value in sorted(info.metrics.items()):
+            print(f"{name}: {value:.4f}")
+    if info.message:
+        print(info.message)
+    return EXIT_OK
+
+
+def _model_info_json(info: ModelInfo) -> dict[str, Any]:
+    return {
+        "loaded": info.loaded,
+        "version": info.version,
+        "trained_at": None if info.trained_at is None else info.trained_at.isoformat(),
+        "data_start": info.data_start,
+        "data_end": info.data_end,
+        "metrics": info.metrics,
+        "message": info.message,
+    }
+
+
+def _cmd_delete_user(args: argparse.Namespace) -> int:
+    if not args.yes:
+        args.command_parser.error(f"erasing {args.user!r} cannot be undone; add --yes to confirm")
+    with _connect(args) as client:
+        result = client.delete_user(args.user)
+    print(
+        f"deleted {args.user}: {result.interactions_deleted} "
+        f"{_plural(result.interactions_deleted, 'interaction', 'interactions')}, "
+        f"{result.cached_lists_deleted} cached "
+        f"{_plural(result.cached_lists_deleted, 'list', 'lists')}"
+    )
+    return EXIT_OK
+
+
+# --- entry point ----------------------------------------------------------------------------
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return one if count == 1 else many
+
+
+def _error(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the ``papersift`` command line.
+
+    Args:
+        argv: The arguments after the program name; ``None`` reads ``sys.argv``.
+
+    Returns:
+        The exit status: 0 success, 1 the server refused or could not be reached, 2 bad input.
+        Bad usage exits 2 through argparse (``SystemExit``).
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "server"):
+        args.server = os.environ.get(SERVER_ENV) or DEFAULT_TARGET
+    if not hasattr(args, "timeout"):
+        args.timeout = DEFAULT_TIMEOUT
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except PaperSiftError as exc:
+        _error(exc.details)
+        # e.g. which ingest batch failed and what was stored before it
+        for note in getattr(exc, "__notes__", ()):
+            print(f"note: {note}", file=sys.stderr)
+        if isinstance(exc, Unavailable):
+            print(f"hint: is papersift-server running at {args.server}?", file=sys.stderr)
+        elif isinstance(exc, DeadlineExceeded):
+            print("hint: give the server more time with --timeout SECONDS", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

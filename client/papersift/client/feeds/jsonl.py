@@ -1,0 +1,84 @@
+"""The arxiv-2025q2 JSON Lines format: one paper per line.
+
+Each line is an object with ``arxiv_id`` (``2503.22698``), ``first_listed`` (the listing day,
+``YYYY-MM-DD``), ``title``, ``abstract``, ``authors`` and ``categories`` (lists of strings) and
+``comment`` (ignored). Blank lines are skipped. ``date``, when given, replaces every
+``first_listed``. Gzip-compressed files are handled by
+:func:`~papersift.client.feeds.source.read_source`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from papersift.client._models import Paper
+from papersift.client.feeds._common import split_lines
+from papersift.client.feeds._ids import arxiv_paper_id, arxiv_url, find_arxiv_id
+from papersift.client.feeds._json import Fail, as_object, decode, optional_str, string_list
+from papersift.client.feeds.errors import FeedError
+
+SOURCE = "arxiv"
+"""The ``source`` of papers from this format."""
+
+
+def _day(written: str, date: dt.date | None, fail: Fail) -> dt.date:
+    if date is not None:
+        return date
+    if not written:
+        raise fail("missing 'first_listed'; pass --date YYYY-MM-DD")
+    try:
+        return dt.date.fromisoformat(written)
+    except ValueError as exc:
+        raise fail(f"'first_listed' {written[:40]!r} is not a YYYY-MM-DD date") from exc
+
+
+def _paper(line: str, date: dt.date | None, fail: Fail) -> Paper:
+    record = as_object(decode(line, lambda problem, _line: fail(problem)), "the line", fail)
+    raw_id = optional_str(record, "arxiv_id", fail)
+    if not raw_id:
+        raise fail("missing 'arxiv_id'")
+    arxiv_id = find_arxiv_id(raw_id)
+    if arxiv_id is None:
+        raise fail(f"'arxiv_id' {raw_id[:40]!r} is not an arXiv id")
+    title = optional_str(record, "title", fail)
+    if not title:
+        raise fail("missing 'title'")
+    return Paper(
+        paper_id=arxiv_paper_id(arxiv_id),
+        title=title,
+        date=_day(optional_str(record, "first_listed", fail), date, fail),
+        abstract=optional_str(record, "abstract", fail),
+        authors=string_list(record, "authors", fail),
+        categories=string_list(record, "categories", fail),
+        url=arxiv_url(arxiv_id),
+        source=SOURCE,
+    )
+
+
+def parse_jsonl(
+    text: str, *, date: dt.date | None = None, source_name: str = "<feed>"
+) -> list[Paper]:
+    """Parse JSON Lines in the arxiv-2025q2 format.
+
+    Args:
+        text: The lines (already decompressed).
+        date: Replaces every line's ``first_listed`` when given.
+        source_name: Names the feed in error messages.
+
+    Returns:
+        The papers in file order.
+
+    Raises:
+        FeedError: When a line is not a JSON object or lacks an arXiv id, a title or a date
+            (the message names the line).
+    """
+    papers = []
+    for number, line in enumerate(split_lines(text), 1):
+        if not line.strip():
+            continue
+
+        def fail(problem: str, number: int = number) -> FeedError:
+            return FeedError(source_name, problem, location=f"line {number}")
+
+        papers.append(_paper(line, date, fail))
+    return papers

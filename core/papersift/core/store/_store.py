@@ -1,0 +1,429 @@
+"""The store: papers, interactions and the revisions that key the ranking cache."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from papersift.core.errors import InvalidInput
+from papersift.core.store import _migrations
+from papersift.core.store._checks import check_interactions, check_papers
+from papersift.core.store._engine import (
+    UNAVAILABLE_ERRORS,
+    WRITE_OPTION,
+    create_engine,
+    lost_race,
+    parse_url,
+    unavailable,
+)
+from papersift.core.store.schema import day_revisions, interactions, papers
+from papersift.core.types import (
+    EventId,
+    Interaction,
+    InteractionKind,
+    Paper,
+    PaperId,
+    RecordResult,
+    UpsertResult,
+    UserId,
+)
+
+__all__ = ["Revisions", "Store"]
+
+_T = TypeVar("_T")
+
+# A write that lost a race (a deadlock, or a paper inserted by a concurrent batch) is run again.
+_WRITE_ATTEMPTS = 3
+# Ids per IN (...) list: far below the bound-parameter limits of SQLite and PostgreSQL.
+_IDS_PER_QUERY = 1_000
+# Advisory-lock key (class, object) serialising concurrent migrations on PostgreSQL.
+_MIGRATION_LOCK = (0x70617065, 1)
+_POPULAR_KINDS = (InteractionKind.CLICK.value, InteractionKind.SAVE.value)
+_PAPER_FIELDS = tuple(column.name for column in papers.c if column.name != "paper_id")
+
+_RevisionColumn = Literal["papers_rev", "activity_rev"]
+
+
+@dataclass(frozen=True, slots=True)
+class Revisions:
+    """Cache-key parts of a ranked list for one user and day.
+
+    Each grows whenever that list could change: ``user`` with every interaction of the user,
+    ``papers`` with every change to the day's papers, ``activity`` with every interaction on
+    the day's papers.
+    """
+
+    user: int
+    papers: int
+    activity: int
+
+
+class Store:
+    """Papers and interactions in SQLite or PostgreSQL.
+
+    Synchronous and thread-safe: each call checks out its own connection and runs in its own
+    transaction, so a batch is written whole or not at all. Connection failures surface as
+    :class:`~papersift.core.errors.StoreUnavailable`.
+    """
+
+    def __init__(self, database_url: str) -> None:
+        """Prepare the engine for ``database_url``; nothing connects until the first call."""
+        self._url = parse_url(database_url)
+        self._engine = create_engine(self._url)
+        self._writer = self._engine.execution_options(**{WRITE_OPTION: True})
+        self._backend = self._url.get_backend_name()
+
+    def __repr__(self) -> str:
+        return f"Store({self._url.render_as_string(hide_password=True)!r})"
+
+    def migrate(self) -> None:
+        """Bring the schema up to date; safe to call on every start, also from several servers."""
+        with self._guard(), self._writer.begin() as connection:
+            if self._backend == "postgresql":
+                connection.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:kind, :key)"),
+                    {"kind": _MIGRATION_LOCK[0], "key": _MIGRATION_LOCK[1]},
+                )
+            _migrations.upgrade(connection)
+
+    def ping(self) -> None:
+        """Check that the database answers; raise ``StoreUnavailable`` when it does not."""
+        self._read(lambda connection: connection.execute(sa.select(1)).scalar_one())
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    def upsert_papers(self, papers: Sequence[Paper]) -> UpsertResult:
+        """Insert new papers and update changed ones, keyed by ``paper_id``.
+
+        Raises ``InvalidInput`` or ``TooLarge`` (naming the field) before anything is written.
+        """
+        check_papers(papers)
+        return self._write(lambda connection: self._upsert_papers(connection, papers))
+
+    def record_interactions(self, interactions: Sequence[Interaction]) -> RecordResult:
+        """Store new interactions; an ``event_id`` seen before counts as a duplicate.
+
+        Every paper must be in the store already, else nothing of the batch is written.
+        """
+        check_interactions(interactions)
+        return self._write(lambda connection: self._record(connection, interactions))
+
+    def papers_for_date(self, date: dt.date) -> list[Paper]:
+        """The papers listed on ``date``, ordered by ``paper_id``."""
+        statement = sa.select(papers).where(papers.c.date == date)
+        rows = self._read(lambda connection: connection.execute(statement).mappings().all())
+        return sorted((_paper_from_row(row) for row in rows), key=lambda paper: paper.paper_id)
+
+    def get_papers(self, paper_ids: Collection[PaperId]) -> dict[PaperId, Paper]:
+        """The stored papers among ``paper_ids``; unknown ids are left out."""
+
+        def fetch(connection: sa.Connection) -> dict[PaperId, Paper]:
+            found: dict[PaperId, Paper] = {}
+            for chunk in _chunks(sorted(set(paper_ids))):
+                statement = sa.select(papers).where(papers.c.paper_id.in_(chunk))
+                for row in connection.execute(statement).mappings():
+                    paper = _paper_from_row(row)
+                    found[paper.paper_id] = paper
+            return found
+
+        return self._read(fetch)
+
+    def revisions(self, user_id: UserId, date: dt.date) -> Revisions:
+        """The cache-key revisions of ``user_id``'s list for ``date``, in one round trip."""
+        user = (
+            sa.select(sa.func.max(interactions.c.id))
+            .where(interactions.c.user_id == user_id)
+            .scalar_subquery()
+        )
+        day = day_revisions.c.date == date
+        statement = sa.select(
+            sa.func.coalesce(user, 0),
+            sa.func.coalesce(sa.select(day_revisions.c.papers_rev).where(day).scalar_subquery(), 0),
+            sa.func.coalesce(
+                sa.select(day_revisions.c.activity_rev).where(day).scalar_subquery(), 0
+            ),
+        )
+        row = self._read(lambda connection: connection.execute(statement).one())
+        return Revisions(user=int(row[0]), papers=int(row[1]), activity=int(row[2]))
+
+    def popularity(self, date: dt.date) -> dict[PaperId, int]:
+        """Per paper of ``date``: how many distinct users clicked or saved it (only counts > 0)."""
+        statement = (
+            sa.select(interactions.c.paper_id, sa.func.count(sa.distinct(interactions.c.user_id)))
+            .join(papers, papers.c.paper_id == interactions.c.paper_id)
+            .where(papers.c.date == date, interactions.c.kind.in_(_POPULAR_KINDS))
+            .group_by(interactions.c.paper_id)
+        )
+        rows = self._read(lambda connection: connection.execute(statement).all())
+        return {PaperId(paper_id): int(count) for paper_id, count in rows}
+
+    def user_paper_ids(self, user_id: UserId, kinds: Collection[InteractionKind]) -> set[PaperId]:
+        """Ids of the papers ``user_id`` had an interaction of one of ``kinds`` with."""
+        if not kinds:
+            return set()
+        statement = (
+            sa.select(interactions.c.paper_id)
+            .distinct()
+            .where(
+                interactions.c.user_id == user_id,
+                interactions.c.kind.in_(sorted(InteractionKind(kind).value for kind in kinds)),
+            )
+        )
+        ids = self._read(lambda connection: connection.execute(statement).scalars().all())
+        return {PaperId(paper_id) for paper_id in ids}
+
+    def user_interactions(self, user_id: UserId) -> list[Interaction]:
+        """Every interaction of ``user_id``, oldest first (ties in the order they were stored)."""
+        statement = (
+            sa.select(interactions)
+            .where(interactions.c.user_id == user_id)
+            .order_by(interactions.c.occurred_at, interactions.c.id)
+        )
+        rows = self._read(lambda connection: connection.execute(statement).mappings().all())
+        return [_interaction_from_row(row) for row in rows]
+
+    def delete_user(self, user_id: UserId) -> int:
+        """Delete every interaction of ``user_id``; return how many there were."""
+        return self._write(lambda connection: self._delete_user(connection, user_id))
+
+    def dates_with_papers(self) -> list[dt.date]:
+        """Every listing day that has papers, ascending."""
+        statement = sa.select(papers.c.date).distinct().order_by(papers.c.date)
+        return list(self._read(lambda connection: connection.execute(statement).scalars().all()))
+
+    # -- transactions -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except UNAVAILABLE_ERRORS as exc:
+            raise unavailable(exc, self._url) from exc
+
+    def _read(self, work: Callable[[sa.Connection], _T]) -> _T:
+        with self._guard(), self._engine.connect() as connection:
+            return work(connection)
+
+    def _write(self, work: Callable[[sa.Connection], _T]) -> _T:
+        attempt = 1
+        with self._guard():
+            while True:
+                try:
+                    with self._writer.begin() as connection:
+                        return work(connection)
+                except (sa.exc.IntegrityError, sa.exc.OperationalError) as exc:
+                    if attempt == _WRITE_ATTEMPTS or not lost_race(exc):
+                        raise
+                    attempt += 1
+
+    def _insert(self, table: sa.Table) -> sqlite.Insert | postgresql.Insert:
+        if self._backend == "sqlite":
+            return sqlite.insert(table)
+        return postgresql.insert(table)
+
+    # -- papers -------------------------------------------------------------------------------
+
+    def _upsert_papers(self, connection: sa.Connection, batch: Sequence[Paper]) -> UpsertResult:
+        # Rows are locked and written in paper_id order so that concurrent batches sharing
+        # papers wait for each other instead of deadlocking.
+        incoming = sorted(batch, key=lambda paper: paper.paper_id)
+        stored = self._lock_papers(connection, [paper.paper_id for paper in incoming])
+        new: list[dict[str, Any]] = []
+        changed: list[dict[str, Any]] = []
+        touched_dates: set[dt.date] = set()
+        for paper in incoming:
+            values = _paper_values(paper)
+            old = stored.get(paper.paper_id)
+            if old == values:
+                continue
+            (new if old is None else changed).append(values)
+            touched_dates.add(paper.date)
+            if old is not None:
+                touched_dates.add(old["date"])
+        if new:
+            connection.execute(sa.insert(papers), new)
+        if changed:
+            connection.execute(_update_paper_statement(), [_update_params(row) for row in changed])
+        self._bump(connection, touched_dates, "papers_rev")
+        unchanged = len(batch) - len(new) - len(changed)
+        return UpsertResult(inserted=len(new), updated=len(changed), unchanged=unchanged)
+
+    def _lock_papers(
+        self, connection: sa.Connection, paper_ids: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        # FOR NO KEY UPDATE (not FOR UPDATE) so that recording interactions on these papers,
+        # whose foreign key check takes a KEY SHARE lock, is not blocked. SQLite ignores it.
+        statement = (
+            sa.select(papers)
+            .where(papers.c.paper_id.in_(paper_ids))
+            .order_by(papers.c.paper_id)
+            .with_for_update(key_share=True)
+        )
+        rows = connection.execute(statement).mappings()
+        return {row["paper_id"]: dict(row) for row in rows}
+
+    def _bump(
+        self, connection: sa.Connection, dates: Iterable[dt.date], column: _RevisionColumn
+    ) -> None:
+        ordered = sorted(set(dates))
+        if not ordered:
+            return
+        insert = self._insert(day_revisions)
+        # An upsert that adds 1 to the stored value, so concurrent bumps never overwrite each
+        # other; dates go in order so that concurrent writers lock the rows in the same order.
+        statement = insert.on_conflict_do_update(
+            index_elements=[day_revisions.c.date],
+            set_={column: day_revisions.c[column] + 1},
+        )
+        rows = [
+            {"date": date, "papers_rev": 0, "activity_rev": 0} | {column: 1} for date in ordered
+        ]
+        connection.execute(statement, rows)
+
+    # -- interactions -------------------------------------------------------------------------
+
+    def _record(self, connection: sa.Connection, batch: Sequence[Interaction]) -> RecordResult:
+        dates = self._paper_dates(connection, {interaction.paper_id for interaction in batch})
+        for index, interaction in enumerate(batch):
+            if interaction.paper_id not in dates:
+                raise InvalidInput(
+                    f"interactions[{index}].paper_id",
+                    f"unknown paper {interaction.paper_id!r}; upsert the paper first",
+                )
+        unique = _first_occurrences(batch)
+        self._lock_users(connection, {interaction.user_id for interaction in unique})
+        statement = (
+            self._insert(interactions)
+            .on_conflict_do_nothing(index_elements=[interactions.c.event_id])
+            .returning(interactions.c.paper_id)
+        )
+        rows = [_interaction_values(interaction) for interaction in unique]
+        inserted = connection.execute(statement, rows).scalars().all()
+        self._bump(connection, (dates[paper_id] for paper_id in inserted), "activity_rev")
+        return RecordResult(accepted=len(inserted), duplicates=len(batch) - len(inserted))
+
+    def _paper_dates(self, connection: sa.Connection, paper_ids: set[str]) -> dict[str, dt.date]:
+        dates: dict[str, dt.date] = {}
+        for chunk in _chunks(sorted(paper_ids)):
+            statement = sa.select(papers.c.paper_id, papers.c.date).where(
+                papers.c.paper_id.in_(chunk)
+            )
+            dates.update({paper_id: date for paper_id, date in connection.execute(statement)})
+        return dates
+
+    def _lock_users(self, connection: sa.Connection, user_ids: set[str]) -> None:
+        # On PostgreSQL, ids come from a sequence when a row is inserted, and rows become
+        # visible when their transaction commits, in whatever order. Serialising the writers
+        # of each user makes that user's ids visible in increasing order, so the user
+        # revision (their largest id) changes with every commit. Locks are taken in key
+        # order to rule out deadlocks. SQLite needs none of this: it has a single writer.
+        if self._backend != "postgresql":
+            return
+        keys = sorted({_lock_key(user_id) for user_id in user_ids})
+        connection.execute(
+            sa.text("SELECT pg_advisory_xact_lock(key) FROM unnest(CAST(:keys AS BIGINT[])) key"),
+            {"keys": keys},
+        )
+
+    def _delete_user(self, connection: sa.Connection, user_id: UserId) -> int:
+        # Deleting changes the popularity of the user's papers: their days' lists may change.
+        dates = (
+            sa.select(papers.c.date)
+            .distinct()
+            .join(interactions, interactions.c.paper_id == papers.c.paper_id)
+            .where(interactions.c.user_id == user_id)
+        )
+        self._bump(connection, connection.execute(dates).scalars().all(), "activity_rev")
+        result = connection.execute(
+            sa.delete(interactions).where(interactions.c.user_id == user_id)
+        )
+        return int(result.rowcount)
+
+
+def _paper_values(paper: Paper) -> dict[str, Any]:
+    return {
+        "paper_id": paper.paper_id,
+        "title": paper.title,
+        "abstract": paper.abstract,
+        "authors": list(paper.authors),
+        "categories": list(paper.categories),
+        "url": paper.url,
+        "source": paper.source,
+        "date": paper.date,
+    }
+
+
+def _paper_from_row(row: sa.RowMapping) -> Paper:
+    return Paper(
+        paper_id=PaperId(row["paper_id"]),
+        title=row["title"],
+        date=row["date"],
+        abstract=row["abstract"],
+        authors=tuple(row["authors"]),
+        categories=tuple(row["categories"]),
+        url=row["url"],
+        source=row["source"],
+    )
+
+
+def _update_paper_statement() -> sa.Update:
+    return (
+        sa.update(papers)
+        .where(papers.c.paper_id == sa.bindparam("key_paper_id"))
+        .values({name: sa.bindparam(f"new_{name}") for name in _PAPER_FIELDS})
+    )
+
+
+def _update_params(values: dict[str, Any]) -> dict[str, Any]:
+    params = {f"new_{name}": values[name] for name in _PAPER_FIELDS}
+    params["key_paper_id"] = values["paper_id"]
+    return params
+
+
+def _interaction_values(interaction: Interaction) -> dict[str, Any]:
+    return {
+        "event_id": interaction.event_id,
+        "user_id": interaction.user_id,
+        "paper_id": interaction.paper_id,
+        "kind": InteractionKind(interaction.kind).value,
+        "occurred_at": interaction.occurred_at,
+    }
+
+
+def _interaction_from_row(row: sa.RowMapping) -> Interaction:
+    return Interaction(
+        event_id=EventId(row["event_id"]),
+        user_id=UserId(row["user_id"]),
+        paper_id=PaperId(row["paper_id"]),
+        kind=InteractionKind(row["kind"]),
+        occurred_at=row["occurred_at"],
+    )
+
+
+def _first_occurrences(batch: Sequence[Interaction]) -> list[Interaction]:
+    seen: set[str] = set()
+    unique: list[Interaction] = []
+    for interaction in batch:
+        if interaction.event_id not in seen:
+            seen.add(interaction.event_id)
+            unique.append(interaction)
+    return unique
+
+
+def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(ids), _IDS_PER_QUERY):
+        yield ids[start : start + _IDS_PER_QUERY]
+
+
+def _lock_key(user_id: str) -> int:
+    digest = hashlib.blake2b(user_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)

@@ -1,0 +1,1 @@
+"""The papersift gRPC server: validation, ranking, caching and the store behind the API."""

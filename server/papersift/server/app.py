@@ -1,0 +1,124 @@
+"""Wires the server together: store, cache, servicer, health, reflection, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from papersift.core.errors import StoreUnavailable
+from papersift.core.store import Store
+from papersift.server.cache import RankCache, open_cache
+from papersift.server.config import Settings
+from papersift.server.service import RankingService
+from papersift.server.servicer import RankerServicer, Readiness
+from papersift.v1 import ranker_pb2, ranker_pb2_grpc
+
+logger = logging.getLogger(__name__)
+
+RANKER_SERVICE = ranker_pb2.DESCRIPTOR.services_by_name["Ranker"].full_name
+# Big enough for 1,000 papers with long abstracts; larger messages get RESOURCE_EXHAUSTED.
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+_READINESS_MAX_BACKOFF = 30.0
+
+
+class PaperSiftServer:
+    """A running papersift gRPC server; ``start`` then ``stop`` (or ``serve_until_signalled``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.port = 0
+        self._store = Store(settings.database_url)
+        self._cache: RankCache = open_cache(settings.redis_url, prefix=settings.cache_prefix)
+        self._readiness = Readiness()
+        self._health = health.aio.HealthServicer()
+        self._server: grpc.aio.Server | None = None
+        self._ready_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Listen, then migrate and reach the store in the background (health follows it)."""
+        # Created here, not in __init__: grpc.aio objects belong to the running event loop.
+        self._server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                # A second server on a busy port must fail, not silently share it.
+                ("grpc.so_reuseport", 0),
+            ]
+        )
+        service = RankingService(
+            self._store, self._cache, max_list_length=self.settings.max_list_length
+        )
+        ranker_pb2_grpc.add_RankerServicer_to_server(
+            RankerServicer(service, self._readiness), self._server
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
+        reflection.enable_server_reflection(
+            (RANKER_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), self._server
+        )
+        for name in ("", RANKER_SERVICE):
+            await self._health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        try:
+            self.port = self._server.add_insecure_port(self.settings.listen)
+        except RuntimeError as exc:
+            raise RuntimeError(
+                f"cannot listen on {self.settings.listen} ({exc}); is another server using it?"
+            ) from exc
+        await self._server.start()
+        logger.info("papersift-server listening on %s", self.address)
+        self._ready_task = asyncio.create_task(self._become_ready())
+
+    @property
+    def address(self) -> str:
+        """``host:port`` the server listens on (the real port when 0 was asked)."""
+        host = self.settings.listen.rpartition(":")[0]
+        return f"{host}:{self.port}"
+
+    async def wait_until_ready(self) -> None:
+        """Wait until the store is migrated and reachable (wrap in ``asyncio.timeout``)."""
+        if self._ready_task is not None:
+            await asyncio.shield(self._ready_task)
+
+    async def _become_ready(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await asyncio.to_thread(self._store.migrate)
+                break
+            except StoreUnavailable as exc:
+                logger.warning("store not reachable (%s); retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _READINESS_MAX_BACKOFF)
+        self._readiness.ready = True
+        for name in ("", RANKER_SERVICE):
+            await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        logger.info("store ready; serving")
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Refuse new calls, let in-flight ones finish within ``grace`` seconds, release all."""
+        await self._health.enter_graceful_shutdown()
+        if self._server is not None:
+            await self._server.stop(self.settings.grace_period if grace is None else grace)
+        if self._ready_task is not None:
+            self._ready_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ready_task
+        await self._cache.close()
+        self._store.close()
+        logger.info("papersift-server stopped")
+
+    async def serve_until_signalled(self) -> None:
+        """Run until SIGTERM or SIGINT, then shut down gracefully."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        await stop.wait()
+        logger.info("signal received; draining for up to %.0f s", self.settings.grace_period)
+        await self.stop()

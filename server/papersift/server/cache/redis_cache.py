@@ -1,0 +1,255 @@
+"""The cache in Redis, behind a small circuit breaker so that an outage costs one timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import time
+from typing import Final
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from papersift.core.types import PaperId, RankedList, ScoredPaper, Strategy, UserId
+from papersift.server.cache.base import DEFAULT_TTL, CacheKey, CacheStats, CacheUnavailable, quote
+
+MAX_RETRY_INTERVAL: Final = 30.0
+"""Longest wait, in seconds, between two background reconnection attempts."""
+
+_log = logging.getLogger(__name__)
+
+# The builtin TimeoutError (raised by asyncio.timeout) is an OSError; redis' own are RedisError.
+_BACKEND_ERRORS: Final = (RedisError, OSError)
+
+# One atomic step, so a list cached concurrently is either deleted or still indexed afterwards,
+# never left behind unindexed. DEL takes the members in slices to stay within Lua's stack.
+_DELETE_INDEXED: Final = """
+local members = redis.call('SMEMBERS', KEYS[1])
+local removed = 0
+for first = 1, #members, 1000 do
+    local last = math.min(first + 999, #members)
+    removed = removed + redis.call('DEL', unpack(members, first, last))
+end
+redis.call('DEL', KEYS[1])
+return removed
+"""
+
+
+class RedisCache:
+    """Ranked lists in Redis as compact JSON, each key with a TTL, indexed per reader.
+
+    The first backend failure marks Redis down: one warning is logged, and until a background
+    PING succeeds (retried with exponential backoff) ``get`` and ``set`` skip Redis at once
+    instead of paying a timeout per request. Recovery is logged once, at INFO.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "papersift",
+        ttl: dt.timedelta = DEFAULT_TTL,
+        socket_timeout: float = 0.25,
+        retry_interval: float = 1.0,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        """Connects lazily: nothing is sent to ``url`` before the first operation.
+
+        ``socket_timeout`` bounds connecting and each reply, in seconds; one whole operation is
+        bounded by twice that. ``retry_interval`` is the first wait before a reconnection
+        attempt, doubled after each failure up to :data:`MAX_RETRY_INTERVAL`.
+        """
+        ttl_seconds = int(ttl.total_seconds())
+        if ttl_seconds < 1:
+            raise ValueError(f"ttl must be at least one second, not {ttl}")
+        self.stats = CacheStats()
+        self._prefix = prefix
+        self._ttl = ttl_seconds
+        self._retry_interval = retry_interval
+        self._deadline = 2 * socket_timeout
+        self._log = logger if logger is not None else _log
+        # No retries inside redis-py: one failure is enough to mark Redis down, and retrying
+        # there would multiply the time a request waits on a dead server.
+        self._client = aioredis.Redis.from_url(
+            url,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=socket_timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
+        self._delete_indexed = self._client.register_script(_DELETE_INDEXED)
+        self._where = _describe(self._client)
+        self._down = False
+        self._down_since = 0.0
+        self._closed = False
+        self._probe: asyncio.Task[None] | None = None
+
+    @property
+    def is_down(self) -> bool:
+        """Whether Redis is marked down: ``get`` and ``set`` skip it until a PING succeeds."""
+        return self._down
+
+    async def get(self, key: CacheKey) -> RankedList | None:
+        """The cached list, or ``None`` on a miss, a corrupt value or backend trouble."""
+        if self._down:
+            self.stats.skipped += 1
+            return None
+        name = key.render(self._prefix)
+        try:
+            async with asyncio.timeout(self._deadline):
+                raw = await self._client.get(name)
+        except _BACKEND_ERRORS as exc:
+            self._mark_down(exc)
+            return None
+        if raw is None:
+            self.stats.misses += 1
+            return None
+        ranking = _decode(raw)
+        if ranking is None:
+            self.stats.misses += 1
+            self._log.warning("Deleting a corrupt cached ranking at %s", name)
+            with contextlib.suppress(*_BACKEND_ERRORS):
+                async with asyncio.timeout(self._deadline):
+                    await self._client.delete(name)
+            return None
+        self.stats.hits += 1
+        return ranking
+
+    async def set(self, key: CacheKey, ranking: RankedList) -> None:
+        """Store a list with the TTL and index it under its reader; no-op on backend trouble."""
+        if self._down:
+            self.stats.skipped += 1
+            return
+        name = key.render(self._prefix)
+        index = self._index_key(key.user_id)
+        try:
+            async with (
+                asyncio.timeout(self._deadline),
+                self._client.pipeline(transaction=True) as pipe,
+            ):
+                pipe.set(name, _encode(ranking), ex=self._ttl)
+                pipe.sadd(index, name)
+                # Renewed on every set, the index outlives every key it lists.
+                pipe.expire(index, self._ttl)
+                await pipe.execute()
+        except _BACKEND_ERRORS as exc:
+            self._mark_down(exc)
+
+    async def delete_user(self, user_id: UserId) -> int:
+        """Remove every indexed list of a reader and the index; returns how many existed.
+
+        Tried even while Redis is marked down, since a deletion must not be skipped. Raises
+        :class:`CacheUnavailable` when Redis could not be cleaned.
+        """
+        try:
+            async with asyncio.timeout(self._deadline):
+                removed = await self._delete_indexed(keys=[self._index_key(user_id)])
+        except _BACKEND_ERRORS as exc:
+            self._mark_down(exc)
+            raise CacheUnavailable(
+                f"the cached rankings could not be removed from Redis at {self._where} "
+                f"({_explain(exc)})"
+            ) from exc
+        return int(removed)
+
+    async def close(self) -> None:
+        """Stop the background reconnection and close the connections; safe to call twice."""
+        self._closed = True
+        if self._probe is not None:
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
+            self._probe = None
+        await self._client.aclose()
+
+    def _index_key(self, user_id: UserId) -> str:
+        return f"{self._prefix}:userkeys:{quote(user_id)}"
+
+    def _mark_down(self, exc: BaseException) -> None:
+        self.stats.errors += 1
+        if self._down or self._closed:
+            return
+        self._down = True
+        self._down_since = time.monotonic()
+        self._log.warning(
+            "Redis at %s unreachable (%s); serving uncached, retrying in the background",
+            self._where,
+            _explain(exc),
+        )
+        self._probe = asyncio.get_running_loop().create_task(
+            self._reconnect(), name=f"papersift cache: reconnect to Redis at {self._where}"
+        )
+
+    async def _reconnect(self) -> None:
+        delay = self._retry_interval
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                async with asyncio.timeout(self._deadline):
+                    await self._client.ping()
+            # Any exception at all: a probe that died would leave the cache off for good.
+            except Exception as exc:
+                self._log.debug("Redis at %s still unreachable (%s)", self._where, _explain(exc))
+                delay = min(delay * 2, MAX_RETRY_INTERVAL)
+            else:
+                break
+        self._down = False
+        self._probe = None
+        self._log.info(
+            "Redis at %s reachable again after %.1f s; caching resumed",
+            self._where,
+            time.monotonic() - self._down_since,
+        )
+
+
+def _describe(client: aioredis.Redis) -> str:
+    """Where a client connects, as ``host:port`` or a socket path; never with credentials."""
+    kwargs = client.connection_pool.connection_kwargs
+    if "path" in kwargs:
+        return str(kwargs["path"])
+    host = str(kwargs.get("host", "localhost"))
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{kwargs.get('port', 6379)}"
+
+
+def _explain(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _encode(ranking: RankedList) -> bytes:
+    payload = {
+        "strategy": ranking.strategy.value,
+        "model_version": ranking.model_version,
+        "items": [[item.paper_id, item.score] for item in ranking.items],
+    }
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def _decode(raw: bytes | str) -> RankedList | None:
+    """The list :func:`_encode` encoded, or ``None`` for anything else."""
+    try:
+        payload = json.loads(raw)
+        strategy = Strategy(payload["strategy"])
+        model_version = payload["model_version"]
+        items = payload["items"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    if not isinstance(model_version, str) or not isinstance(items, list):
+        return None
+    scored = []
+    for item in items:
+        if not (isinstance(item, list) and len(item) == 2):
+            return None
+        paper_id, score = item
+        if not isinstance(paper_id, str) or isinstance(score, bool):
+            return None
+        if not isinstance(score, int | float):
+            return None
+        scored.append(ScoredPaper(PaperId(paper_id), float(score)))
+    return RankedList(strategy=strategy, model_version=model_version, items=tuple(scored))

@@ -1,0 +1,106 @@
+"""``papersift-server``: run the gRPC server, or apply the store's migrations."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+
+from papersift.core.errors import StoreUnavailable
+from papersift.core.store import Store
+from papersift.server.app import PaperSiftServer
+from papersift.server.config import Settings
+
+EPILOG = """\
+Every flag can also be set by an environment variable (PAPERSIFT_LISTEN, PAPERSIFT_DATABASE_URL,
+PAPERSIFT_REDIS_URL, PAPERSIFT_MODEL_DIR, PAPERSIFT_LOG_LEVEL); flags win.
+
+examples:
+  papersift-server                                   # SQLite file + in-process cache
+  papersift-server serve --database-url postgresql+psycopg://app@db/papersift \\
+                         --redis-url redis://cache:6379/0 --listen 0.0.0.0:50051
+  papersift-server migrate --database-url postgresql+psycopg://app@db/papersift
+"""
+
+
+def _settings_flags(parser: argparse.ArgumentParser, *, store_only: bool = False) -> None:
+    for name, info in Settings.model_fields.items():
+        if store_only and name not in {"database_url", "log_level"}:
+            continue
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            dest=name,
+            default=None,
+            help=f"{info.description} (default: {info.default})",
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface of ``papersift-server``."""
+    parser = argparse.ArgumentParser(
+        prog="papersift-server",
+        description="The papersift gRPC ranking server.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="run the server (the default command)",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _settings_flags(serve)
+    migrate = commands.add_parser("migrate", help="apply database migrations and exit")
+    _settings_flags(migrate, store_only=True)
+    return parser
+
+
+def _load_settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {
+        name: value
+        for name, value in vars(args).items()
+        if name in Settings.model_fields and value is not None
+    }
+    return Settings(**overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if not arguments or (arguments[0].startswith("-") and arguments[0] not in {"-h", "--help"}):
+        arguments.insert(0, "serve")
+    args = build_parser().parse_args(arguments)
+    try:
+        settings = _load_settings(args)
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            print(f"papersift-server: --{field.replace('_', '-')}: {error['msg']}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        if args.command == "migrate":
+            store = Store(settings.database_url)
+            store.migrate()
+            store.close()
+            shown = make_url(settings.database_url).render_as_string(hide_password=True)
+            print(f"migrated {shown}")
+            return 0
+        asyncio.run(PaperSiftServer(settings).serve_until_signalled())
+    except (StoreUnavailable, RuntimeError) as exc:
+        print(f"papersift-server: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

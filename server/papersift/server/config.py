@@ -1,0 +1,49 @@
+"""Server settings: environment variables ``PAPERSIFT_*``, each also a command-line flag."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class Settings(BaseSettings):
+    """Everything the server needs to start, validated once and passed in."""
+
+    model_config = SettingsConfigDict(env_prefix="PAPERSIFT_", extra="forbid", frozen=True)
+
+    listen: str = Field("127.0.0.1:50051", description="gRPC address to listen on (host:port)")
+    database_url: str = Field(
+        "sqlite:///papersift.db", description="SQLAlchemy URL of the store (SQLite or PostgreSQL)"
+    )
+    redis_url: str | None = Field(
+        None, description="Redis URL of the ranking cache; unset means an in-process cache"
+    )
+    cache_prefix: str = Field(
+        "papersift", pattern=r"^[A-Za-z0-9_.-]+$", description="prefix of every Redis key"
+    )
+    model_dir: Path = Field(Path("models"), description="where model bundles are read from")
+    log_level: LogLevel = Field("INFO", description="log level")
+    max_list_length: int = Field(
+        1_000, ge=1, le=10_000, description="longest ranked list kept per reader and day"
+    )
+    grace_period: float = Field(
+        10.0, ge=0, description="seconds in-flight calls get to finish on SIGTERM"
+    )
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"{value!r} is not host:port (e.g. 127.0.0.1:50051)")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _empty_redis_is_none(cls, value: str | None) -> str | None:
+        return value or None

@@ -1,0 +1,200 @@
+"""Protobuf messages to validated domain values and back. Every error names its field."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+
+from papersift.core import limits
+from papersift.core.errors import InvalidInput, TooLarge, Unsupported
+from papersift.core.types import (
+    EventId,
+    Interaction,
+    InteractionKind,
+    Paper,
+    PaperId,
+    Strategy,
+    UserId,
+)
+from papersift.core.validation import check_id, check_interaction, check_paper, parse_date
+from papersift.server.paging import decode_page_token
+from papersift.server.service import RankedEntry, RankPage, RankQuery
+from papersift.v1 import ranker_pb2 as pb
+
+_KINDS: dict[pb.InteractionKind.ValueType, InteractionKind] = {
+    pb.INTERACTION_KIND_CLICK: InteractionKind.CLICK,
+    pb.INTERACTION_KIND_SAVE: InteractionKind.SAVE,
+    pb.INTERACTION_KIND_UNSAVE: InteractionKind.UNSAVE,
+    pb.INTERACTION_KIND_DISMISS: InteractionKind.DISMISS,
+    pb.INTERACTION_KIND_IMPRESSION: InteractionKind.IMPRESSION,
+}
+_KIND_NAMES = ", ".join(pb.InteractionKind.Name(number) for number in _KINDS)
+_STRATEGIES = {
+    Strategy.PERSONAL: pb.STRATEGY_PERSONAL,
+    Strategy.FOLD_IN: pb.STRATEGY_FOLD_IN,
+    Strategy.POPULAR: pb.STRATEGY_POPULAR,
+}
+# Events may be reported late, but not from the future; a day of slack absorbs clock skew.
+_MAX_CLOCK_SKEW = dt.timedelta(days=1)
+
+
+def check_batch_size(size: int, field: str, what: str) -> None:
+    """Reject an empty batch, or one over the limit (RESOURCE_EXHAUSTED)."""
+    if size == 0:
+        raise InvalidInput(field, f"must contain at least one {what}")
+    if size > limits.MAX_BATCH_SIZE:
+        raise TooLarge(
+            field, f"has {size} entries; at most {limits.MAX_BATCH_SIZE} per call, split the batch"
+        )
+
+
+def papers_from_proto(messages: Sequence[pb.Paper]) -> list[Paper]:
+    """Convert and validate an ``UpsertPapers`` batch."""
+    check_batch_size(len(messages), "papers", "paper")
+    papers = []
+    for index, message in enumerate(messages):
+        field = f"papers[{index}]"
+        paper = Paper(
+            paper_id=PaperId(message.paper_id),
+            title=message.title,
+            date=parse_date(message.date, f"{field}.date"),
+            abstract=message.abstract,
+            authors=tuple(message.authors),
+            categories=tuple(message.categories),
+            url=message.url,
+            source=message.source,
+        )
+        check_paper(paper, field)
+        papers.append(paper)
+    return papers
+
+
+def interactions_from_proto(
+    messages: Sequence[pb.Interaction], now: dt.datetime
+) -> list[Interaction]:
+    """Convert and validate a ``RecordInteractions`` batch."""
+    check_batch_size(len(messages), "interactions", "interaction")
+    interactions = []
+    for index, message in enumerate(messages):
+        field = f"interactions[{index}]"
+        interaction = Interaction(
+            event_id=EventId(message.event_id),
+            user_id=UserId(message.user_id),
+            paper_id=PaperId(message.paper_id),
+            kind=_kind_from_proto(message.kind, f"{field}.kind"),
+            occurred_at=_timestamp_from_proto(message, f"{field}.occurred_at", now),
+        )
+        check_interaction(interaction, field)
+        interactions.append(interaction)
+    return interactions
+
+
+def _kind_from_proto(value: pb.InteractionKind.ValueType, field: str) -> InteractionKind:
+    kind = _KINDS.get(value)
+    if kind is None:
+        raise InvalidInput(
+            field, f"{value} is not an interaction kind; expected one of {_KIND_NAMES}"
+        )
+    return kind
+
+
+def _timestamp_from_proto(message: pb.Interaction, field: str, now: dt.datetime) -> dt.datetime:
+    if not message.HasField("occurred_at"):
+        raise InvalidInput(field, "is required")
+    try:
+        occurred_at = message.occurred_at.ToDatetime(tzinfo=dt.UTC)
+    except (ValueError, OverflowError) as exc:
+        raise InvalidInput(field, f"is not a valid timestamp ({exc})") from exc
+    if occurred_at > now + _MAX_CLOCK_SKEW:
+        raise InvalidInput(field, f"{occurred_at.isoformat()} is in the future")
+    return occurred_at
+
+
+def user_id_from_proto(value: str, field: str = "user_id") -> UserId:
+    """Validate a reader id."""
+    return UserId(check_id(value, field))
+
+
+def limit_from_proto(value: int, field: str = "limit") -> int:
+    """0 means the default page size; otherwise 1 to the maximum."""
+    if value == 0:
+        return limits.DEFAULT_PAGE_SIZE
+    if not 1 <= value <= limits.MAX_PAGE_SIZE:
+        raise InvalidInput(
+            field, f"{value} is out of range; use 1 to {limits.MAX_PAGE_SIZE} (0 means 20)"
+        )
+    return value
+
+
+def rank_query_from_proto(request: pb.RankPapersRequest) -> RankQuery:
+    """Validate a ``RankPapers`` request. Rules and diversity are not served yet."""
+    user_id = user_id_from_proto(request.user_id)
+    date = parse_date(request.date, "date")
+    limit = limit_from_proto(request.limit)
+    if not math.isfinite(request.diversity) or not 0.0 <= request.diversity <= 1.0:
+        raise InvalidInput("diversity", f"{request.diversity} is outside [0, 1]")
+    if request.diversity != 0.0:
+        raise Unsupported("diversity", "re-ranking for diversity is not available yet; send 0")
+    if request.HasField("filters") and request.filters != pb.RankFilters():
+        raise Unsupported("filters", "ranking rules are not available yet; omit filters")
+    token = (
+        decode_page_token(request.page_token, user_id=user_id, date=date)
+        if request.page_token
+        else None
+    )
+    return RankQuery(user_id=user_id, date=date, limit=limit, page_token=token)
+
+
+def batch_user_ids_from_proto(values: Sequence[str]) -> list[UserId]:
+    """Validate the readers of ``RankPapersBatch``: 1 to 1,000, no repeats."""
+    check_batch_size(len(values), "user_ids", "user id")
+    seen: dict[str, int] = {}
+    for index, value in enumerate(values):
+        user_id_from_proto(value, f"user_ids[{index}]")
+        if value in seen:
+            raise InvalidInput(f"user_ids[{index}]", f"repeats user_ids[{seen[value]}]")
+        seen[value] = index
+    return [UserId(value) for value in values]
+
+
+def paper_to_proto(paper: Paper) -> pb.Paper:
+    """A domain paper as a protobuf message."""
+    return pb.Paper(
+        paper_id=paper.paper_id,
+        title=paper.title,
+        abstract=paper.abstract,
+        authors=paper.authors,
+        categories=paper.categories,
+        url=paper.url,
+        date=paper.date.isoformat(),
+        source=paper.source,
+    )
+
+
+def _popularity_reason(entry: RankedEntry) -> str:
+    readers = int(entry.score)
+    if readers == 0:
+        return "newly listed; nobody has clicked or saved it yet"
+    return f"popular today: {readers} reader{'s' if readers != 1 else ''} clicked or saved it"
+
+
+def rank_page_to_proto(page: RankPage, *, explain: bool) -> pb.RankPapersResponse:
+    """A page of ranked papers as a ``RankPapersResponse``."""
+    explain_popularity = explain and page.strategy is Strategy.POPULAR
+    return pb.RankPapersResponse(
+        papers=[
+            pb.RankedPaper(
+                paper=paper_to_proto(entry.paper),
+                score=entry.score,
+                rank=entry.rank,
+                reasons=[_popularity_reason(entry)] if explain_popularity else [],
+            )
+            for entry in page.entries
+        ],
+        next_page_token=page.next_page_token,
+        model_version=page.model_version,
+        strategy=_STRATEGIES[page.strategy],
+        cached=page.cached,
+        total=page.total,
+    )

@@ -1,0 +1,222 @@
+"""What the API does, independent of gRPC: validated domain values in, domain values out.
+
+The store is synchronous (SQLAlchemy); its calls run in worker threads so the event loop keeps
+serving other requests while one waits on the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from papersift.core.errors import NotFound
+from papersift.core.store import Store
+from papersift.core.types import (
+    Interaction,
+    InteractionKind,
+    Paper,
+    PaperId,
+    RankedList,
+    RecordResult,
+    Strategy,
+    UpsertResult,
+    UserId,
+)
+from papersift.server.cache import CacheKey, RankCache
+from papersift.server.day_papers import DayPapers
+from papersift.server.paging import PageToken
+from papersift.server.ranking import rank_popular
+
+logger = logging.getLogger(__name__)
+
+NO_MODEL_MESSAGE = (
+    "no model is loaded: every reader gets the POPULAR strategy "
+    "(the day's most clicked or saved papers)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RankQuery:
+    """A validated ranking request for one reader and day."""
+
+    user_id: UserId
+    date: dt.date
+    limit: int
+    page_token: PageToken | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RankedEntry:
+    """A paper on a page, with its score and its 1-based rank in the whole list."""
+
+    paper: Paper
+    score: float
+    rank: int
+
+
+@dataclass(frozen=True, slots=True)
+class RankPage:
+    """One page of a reader's ranked list."""
+
+    entries: tuple[RankedEntry, ...]
+    next_page_token: str
+    model_version: str
+    strategy: Strategy
+    cached: bool
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteCounts:
+    """What deleting a reader erased."""
+
+    interactions: int
+    cached_lists: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModelStatus:
+    """The model the server ranks with (none yet: training arrives with ``papersift-train``)."""
+
+    loaded: bool
+    message: str
+
+
+class RankingService:
+    """Writes to the store, ranks a day's papers per reader, caches whole ranked lists."""
+
+    def __init__(self, store: Store, cache: RankCache, *, max_list_length: int = 1_000) -> None:
+        self._store = store
+        self._cache = cache
+        self._max_list_length = max_list_length
+        self._day_papers = DayPapers()
+
+    async def upsert_papers(self, papers: Sequence[Paper]) -> UpsertResult:
+        """Insert or update papers in one transaction."""
+        return await asyncio.to_thread(self._store.upsert_papers, papers)
+
+    async def record_interactions(self, interactions: Sequence[Interaction]) -> RecordResult:
+        """Store interactions in one transaction; repeated event ids count as duplicates."""
+        return await asyncio.to_thread(self._store.record_interactions, interactions)
+
+    async def delete_user(self, user_id: UserId) -> DeleteCounts:
+        """Erase a reader's interactions and cached lists.
+
+        The cache is cleared before and after the store: clearing first means a cache outage
+        fails the call before anything is erased (safe to retry); clearing again removes any
+        list a concurrent request cached in between.
+        """
+        cached = await self._cache.delete_user(user_id)
+        interactions = await asyncio.to_thread(self._store.delete_user, user_id)
+        cached += await self._cache.delete_user(user_id)
+        return DeleteCounts(interactions=interactions, cached_lists=cached)
+
+    def model_status(self) -> ModelStatus:
+        """Describe the loaded model."""
+        return ModelStatus(loaded=False, message=NO_MODEL_MESSAGE)
+
+    async def rank(self, query: RankQuery) -> RankPage:
+        """One page of the reader's ranked list for the day."""
+        revisions = await asyncio.to_thread(self._store.revisions, query.user_id, query.date)
+        if revisions.papers == 0:
+            raise NotFound(f"no papers are listed on {query.date.isoformat()}")
+        key = CacheKey(
+            model_version="",
+            date=query.date,
+            user_id=query.user_id,
+            user_rev=revisions.user,
+            day_rev=f"{revisions.papers}.{revisions.activity}",
+        )
+        offset = 0
+        ranking: RankedList | None = None
+        if query.page_token is not None:
+            offset = query.page_token.offset
+            snapshot = _snapshot_key(query.page_token)
+            # Same snapshot as the token: the page continues the list the reader saw.
+            # Otherwise the list changed; continue at the offset of the current list.
+            ranking = await self._cache.get(snapshot)
+            if ranking is not None:
+                key = snapshot
+        if ranking is None:
+            ranking = await self._cache.get(key)
+        cached = ranking is not None
+        papers = await self._papers_of_day(query.date, revisions.papers)
+        if ranking is None:
+            ranking = await self._rank_popular(query.user_id, query.date, papers)
+            await self._cache.set(key, ranking)
+        return self._page(ranking, papers, key, query, offset, cached)
+
+    async def rank_many(
+        self, user_ids: Sequence[UserId], date: dt.date, limit: int
+    ) -> list[tuple[UserId, RankPage]]:
+        """First pages for several readers, in the order given."""
+        return [(user, await self.rank(RankQuery(user, date, limit))) for user in user_ids]
+
+    async def _papers_of_day(self, date: dt.date, papers_rev: int) -> Mapping[PaperId, Paper]:
+        papers = self._day_papers.get(date, papers_rev)
+        if papers is None:
+            listed = await asyncio.to_thread(self._store.papers_for_date, date)
+            papers = {paper.paper_id: paper for paper in listed}
+            self._day_papers.put(date, papers_rev, papers)
+        if not papers:
+            raise NotFound(f"no papers are listed on {date.isoformat()}")
+        return papers
+
+    async def _rank_popular(
+        self, user_id: UserId, date: dt.date, papers: Mapping[PaperId, Paper]
+    ) -> RankedList:
+        popularity = await asyncio.to_thread(self._store.popularity, date)
+        dismissed = await asyncio.to_thread(
+            self._store.user_paper_ids, user_id, {InteractionKind.DISMISS}
+        )
+        items = rank_popular(papers, popularity, dismissed, self._max_list_length)
+        return RankedList(strategy=Strategy.POPULAR, model_version="", items=tuple(items))
+
+    @staticmethod
+    def _page(
+        ranking: RankedList,
+        papers: Mapping[PaperId, Paper],
+        key: CacheKey,
+        query: RankQuery,
+        offset: int,
+        cached: bool,
+    ) -> RankPage:
+        window = ranking.items[offset : offset + query.limit]
+        entries = tuple(
+            RankedEntry(papers[item.paper_id], item.score, offset + position + 1)
+            for position, item in enumerate(window)
+            # A cached list may name a paper that since moved to another day.
+            if item.paper_id in papers
+        )
+        end = offset + len(window)
+        next_token = ""
+        if end < len(ranking.items):
+            next_token = PageToken(
+                user_id=query.user_id,
+                date=query.date,
+                offset=end,
+                model_version=key.model_version,
+                user_rev=key.user_rev,
+                day_rev=key.day_rev,
+            ).encode()
+        return RankPage(
+            entries=entries,
+            next_page_token=next_token,
+            model_version=ranking.model_version,
+            strategy=ranking.strategy,
+            cached=cached,
+            total=len(ranking.items),
+        )
+
+
+def _snapshot_key(token: PageToken) -> CacheKey:
+    return CacheKey(
+        model_version=token.model_version,
+        date=token.date,
+        user_id=UserId(token.user_id),
+        user_rev=token.user_rev,
+        day_rev=token.day_rev,
+    )

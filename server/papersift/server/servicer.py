@@ -1,0 +1,151 @@
+"""The gRPC face of the service: validate, convert, call :class:`RankingService`, map errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import grpc
+
+from papersift.core.errors import InvalidInput, NotFound, StoreUnavailable, TooLarge, Unsupported
+from papersift.core.validation import parse_date
+from papersift.server import convert
+from papersift.server.cache import CacheUnavailable
+from papersift.server.service import RankingService
+from papersift.v1 import ranker_pb2 as pb
+from papersift.v1 import ranker_pb2_grpc as pb_grpc
+
+logger = logging.getLogger(__name__)
+
+RequestT = TypeVar("RequestT")
+ResponseT = TypeVar("ResponseT")
+
+_STATUS_OF_ERROR: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
+    (InvalidInput, grpc.StatusCode.INVALID_ARGUMENT),
+    (TooLarge, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (NotFound, grpc.StatusCode.NOT_FOUND),
+    (Unsupported, grpc.StatusCode.UNIMPLEMENTED),
+    (StoreUnavailable, grpc.StatusCode.UNAVAILABLE),
+    (CacheUnavailable, grpc.StatusCode.UNAVAILABLE),
+)
+
+
+class Readiness:
+    """Whether the store has been migrated and reached; RPCs are refused until it has."""
+
+    def __init__(self) -> None:
+        self.ready = False
+
+
+class RankerServicer(pb_grpc.RankerServicer):
+    """Implements ``papersift.v1.Ranker``; no logic beyond validation and conversion."""
+
+    def __init__(self, service: RankingService, readiness: Readiness) -> None:
+        self._service = service
+        self._readiness = readiness
+
+    async def _answer(
+        self,
+        context: grpc.aio.ServicerContext[RequestT, ResponseT],
+        handler: Callable[[RequestT], Awaitable[ResponseT]],
+        request: RequestT,
+    ) -> ResponseT:
+        """Run ``handler`` and turn papersift's errors into status codes with their message."""
+        if not self._readiness.ready:
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE, "the store is not ready yet; retry shortly"
+            )
+        try:
+            return await handler(request)
+        except tuple(error for error, _ in _STATUS_OF_ERROR) as exc:
+            code = next(code for error, code in _STATUS_OF_ERROR if isinstance(exc, error))
+            if code is grpc.StatusCode.UNAVAILABLE:
+                logger.warning("request failed: %s", exc)
+            await context.abort(code, str(exc))
+
+    async def UpsertPapers(
+        self,
+        request: pb.UpsertPapersRequest,
+        context: grpc.aio.ServicerContext[pb.UpsertPapersRequest, pb.UpsertPapersResponse],
+    ) -> pb.UpsertPapersResponse:
+        return await self._answer(context, self._upsert_papers, request)
+
+    async def RecordInteractions(
+        self,
+        request: pb.RecordInteractionsRequest,
+        context: grpc.aio.ServicerContext[
+            pb.RecordInteractionsRequest, pb.RecordInteractionsResponse
+        ],
+    ) -> pb.RecordInteractionsResponse:
+        return await self._answer(context, self._record_interactions, request)
+
+    async def RankPapers(
+        self,
+        request: pb.RankPapersRequest,
+        context: grpc.aio.ServicerContext[pb.RankPapersRequest, pb.RankPapersResponse],
+    ) -> pb.RankPapersResponse:
+        return await self._answer(context, self._rank_papers, request)
+
+    async def RankPapersBatch(
+        self,
+        request: pb.RankPapersBatchRequest,
+        context: grpc.aio.ServicerContext[pb.RankPapersBatchRequest, pb.RankPapersBatchResponse],
+    ) -> pb.RankPapersBatchResponse:
+        return await self._answer(context, self._rank_papers_batch, request)
+
+    async def GetModelInfo(
+        self,
+        request: pb.GetModelInfoRequest,
+        context: grpc.aio.ServicerContext[pb.GetModelInfoRequest, pb.GetModelInfoResponse],
+    ) -> pb.GetModelInfoResponse:
+        status = self._service.model_status()
+        return pb.GetModelInfoResponse(loaded=status.loaded, message=status.message)
+
+    async def DeleteUser(
+        self,
+        request: pb.DeleteUserRequest,
+        context: grpc.aio.ServicerContext[pb.DeleteUserRequest, pb.DeleteUserResponse],
+    ) -> pb.DeleteUserResponse:
+        return await self._answer(context, self._delete_user, request)
+
+    async def _upsert_papers(self, request: pb.UpsertPapersRequest) -> pb.UpsertPapersResponse:
+        result = await self._service.upsert_papers(convert.papers_from_proto(request.papers))
+        return pb.UpsertPapersResponse(
+            inserted=result.inserted, updated=result.updated, unchanged=result.unchanged
+        )
+
+    async def _record_interactions(
+        self, request: pb.RecordInteractionsRequest
+    ) -> pb.RecordInteractionsResponse:
+        now = dt.datetime.now(dt.UTC)
+        interactions = convert.interactions_from_proto(request.interactions, now=now)
+        result = await self._service.record_interactions(interactions)
+        return pb.RecordInteractionsResponse(accepted=result.accepted, duplicates=result.duplicates)
+
+    async def _rank_papers(self, request: pb.RankPapersRequest) -> pb.RankPapersResponse:
+        page = await self._service.rank(convert.rank_query_from_proto(request))
+        return convert.rank_page_to_proto(page, explain=request.explain)
+
+    async def _rank_papers_batch(
+        self, request: pb.RankPapersBatchRequest
+    ) -> pb.RankPapersBatchResponse:
+        user_ids = convert.batch_user_ids_from_proto(request.user_ids)
+        date = parse_date(request.date, "date")
+        limit = convert.limit_from_proto(request.limit)
+        pages = await self._service.rank_many(user_ids, date, limit)
+        return pb.RankPapersBatchResponse(
+            results=[
+                pb.UserRanking(
+                    user_id=user_id, ranking=convert.rank_page_to_proto(page, explain=False)
+                )
+                for user_id, page in pages
+            ]
+        )
+
+    async def _delete_user(self, request: pb.DeleteUserRequest) -> pb.DeleteUserResponse:
+        counts = await self._service.delete_user(convert.user_id_from_proto(request.user_id))
+        return pb.DeleteUserResponse(
+            interactions_deleted=counts.interactions, cached_lists_deleted=counts.cached_lists
+        )
