@@ -196,3 +196,19 @@ def test_cli_migrate_creates_the_schema(tmp_path: Path, capsys: pytest.CaptureFi
     assert server_main(["migrate", "--database-url", url]) == 0  # idempotent
     assert (tmp_path / "fresh.db").exists()
     assert "migrated" in capsys.readouterr().out
+
+
+def test_cli_explains_a_missing_server_extra() -> None:
+    blocker = (
+        "import sys, importlib.abc\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'pydantic':\n"
+        "            raise ModuleNotFoundError(name=name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from papersift.server.cli import main\n"
+    )
+    result = subprocess.run([sys.executable, "-c", blocker], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "pip install 'papersift[server]'" in result.stderr
+    assert "Traceback" not in result.stderr

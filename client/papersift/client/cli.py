@@ -461,7 +461,7 @@ def _cmd_rank(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_ranking_json(args.user, args.date, ranking), ensure_ascii=False))
         return EXIT_OK
-    width = shutil.get_terminal_size().columns
+    width = shutil.get_terminal_size(fallback=(120, 24)).columns
     for line in _ranking_table(ranking, width=width, explain=args.explain):
         print(line)
     return EXIT_OK

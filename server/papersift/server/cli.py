@@ -9,13 +9,19 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import ValidationError
-from sqlalchemy.engine import make_url
+try:
+    from pydantic import ValidationError
+    from sqlalchemy.engine import make_url
 
-from papersift.core.errors import StoreUnavailable
-from papersift.core.store import Store
-from papersift.server.app import PaperSiftServer
-from papersift.server.config import Settings
+    from papersift.core.errors import StoreUnavailable
+    from papersift.core.store import Store
+    from papersift.server.app import PaperSiftServer
+    from papersift.server.config import Settings
+except ModuleNotFoundError as missing:  # the bare install is the client only
+    sys.exit(
+        f"papersift-server: {missing.name} is not installed; "
+        "install the server with: pip install 'papersift[server]'"
+    )
 
 EPILOG = """\
 Every flag can also be set by an environment variable (PAPERSIFT_LISTEN, PAPERSIFT_DATABASE_URL,

@@ -55,9 +55,11 @@ _RevisionColumn = Literal["papers_rev", "activity_rev"]
 class Revisions:
     """Cache-key parts of a ranked list for one user and day.
 
-    Each grows whenever that list could change: ``user`` with every interaction of the user,
-    ``papers`` with every change to the day's papers, ``activity`` with every interaction on
-    the day's papers.
+    Each grows whenever that list could change: ``user`` (the user's largest interaction id,
+    0 for none) with every new interaction of the user, and never returns to an old value
+    after the user is deleted; ``papers`` with every paper of the day inserted, changed or
+    moved away; ``activity`` with every interaction recorded on (or deleted from) the day's
+    papers.
     """
 
     user: int
@@ -125,6 +127,8 @@ class Store:
 
     def get_papers(self, paper_ids: Collection[PaperId]) -> dict[PaperId, Paper]:
         """The stored papers among ``paper_ids``; unknown ids are left out."""
+        if not paper_ids:
+            return {}
 
         def fetch(connection: sa.Connection) -> dict[PaperId, Paper]:
             found: dict[PaperId, Paper] = {}
@@ -192,7 +196,10 @@ class Store:
         return [_interaction_from_row(row) for row in rows]
 
     def delete_user(self, user_id: UserId) -> int:
-        """Delete every interaction of ``user_id``; return how many there were."""
+        """Delete every interaction of ``user_id``; return how many there were.
+
+        The activity revision of every day the user touched grows too: popularity changed.
+        """
         return self._write(lambda connection: self._delete_user(connection, user_id))
 
     def dates_with_papers(self) -> list[dt.date]:
