@@ -1,7 +1,10 @@
 """`make demo`: the whole loop on the embedded default (SQLite + in-process cache).
 
-Starts papersift-server, ingests three real arXiv days and the two seed feeds with the
-`papersift` CLI, records a few interactions, prints ranked lists, and stops the server.
+Starts papersift-server, ingests three real arXiv days and the two seed feeds, records the
+clicks and saves of readers with two different tastes on the first two days, shows a POPULAR
+list, trains a model (the running server picks it up by itself), then shows PERSONAL lists of
+two readers for the third day's unseen papers and a FOLD_IN list for a reader who saved two
+papers a moment ago; finally stops the server.
 Every step is an ordinary command, printed before it runs, so you can repeat it by hand.
 """
 
@@ -11,6 +14,7 @@ import datetime as dt
 import gzip
 import json
 import os
+import random
 import shlex
 import shutil
 import signal
@@ -23,13 +27,16 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from papersift.v1 import ranker_pb2, ranker_pb2_grpc
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 WORK = ROOT / ".demo"
 SAMPLE = ROOT / "data" / "sample"
 ARXIV_DAYS = SAMPLE / "arxiv-2025-04-01_03.jsonl.gz"
-DAY = "2025-04-01"
-SEED_DAY = "2025-04-03"
+TRAIN_DAYS = ("2025-04-01", "2025-04-02")
+DAY = "2025-04-03"  # nobody has touched these papers: the model ranks them from content
+SEED_DAY = "2025-04-04"
 
 
 def free_port() -> int:
@@ -61,44 +68,60 @@ def wait_until_serving(address: str, server: subprocess.Popen[bytes], timeout: f
 
 
 def demo_events() -> Path:
-    """Three readers' clicks and saves on papers of the first day, written as JSONL."""
+    """Readers with clear tastes on the first two days, written as JSONL events.
+
+    Language-model readers (alice among them) click and save cs.CL papers about language
+    models; vision readers (bob among them) click and save cs.CV papers. Day three gets no
+    interactions: its papers are the cold candidates the model must rank.
+    """
     with gzip.open(ARXIV_DAYS, "rt", encoding="utf-8") as lines:
-        day = [json.loads(line) for line in lines if json.loads(line)["first_listed"] == DAY]
-    by_topic = {
-        "language": [p for p in day if "language model" in p["title"].lower()],
-        "vision": [p for p in day if "cs.CV" in p["categories"]],
+        papers = [json.loads(line) for line in lines]
+    early = [p for p in papers if p["first_listed"] in TRAIN_DAYS]
+    tastes = {
+        "language": [p for p in early if "language model" in (p["title"] + p["abstract"]).lower()],
+        "vision": [
+            p for p in early if p["categories"][0] == "cs.CV" and "language" not in p["abstract"]
+        ],
     }
-    now = dt.datetime.now(dt.UTC)
+    readers = {"language": ["alice", *(f"llm-reader-{n}" for n in range(12))]}
+    readers["vision"] = ["bob", *(f"vision-reader-{n}" for n in range(12))]
+    rng = random.Random(7)
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
     events = []
-    plan = [
-        ("alice", "save", by_topic["language"][:3]),
-        ("bob", "click", by_topic["vision"][:4]),
-        ("carol", "click", by_topic["language"][:1] + by_topic["vision"][:1]),
-    ]
-    for user, kind, papers in plan:
-        for paper in papers:
-            events.append(
-                {
-                    "event_id": f"demo-{user}-{kind}-{paper['arxiv_id']}",
-                    "user_id": user,
-                    "paper_id": f"arxiv:{paper['arxiv_id']}",
-                    "kind": kind,
-                    "occurred_at": now.isoformat(),
-                }
-            )
-    top = by_topic["language"][0]
-    events.append(
-        {
-            "event_id": "demo-carol-dismiss",
-            "user_id": "carol",
-            "paper_id": f"arxiv:{top['arxiv_id']}",
-            "kind": "dismiss",
-            "occurred_at": now.isoformat(),
-        }
-    )
+    for taste, names in readers.items():
+        for user in names:
+            for n, paper in enumerate(rng.sample(tastes[taste], 8)):
+                events.append(
+                    {
+                        "event_id": f"demo-{user}-{n}",
+                        "user_id": user,
+                        "paper_id": f"arxiv:{paper['arxiv_id']}",
+                        "kind": "save" if n % 3 == 0 else "click",
+                        "occurred_at": (now + dt.timedelta(minutes=n)).isoformat(),
+                    }
+                )
     path = WORK / "events.jsonl"
     path.write_text("".join(json.dumps(event) + "\n" for event in events), encoding="utf-8")
     return path
+
+
+def newcomer_saves() -> list[str]:
+    """Two cs.CV papers of day one a brand-new reader saves (not in the trained model)."""
+    with gzip.open(ARXIV_DAYS, "rt", encoding="utf-8") as lines:
+        papers = [json.loads(line) for line in lines]
+    picks = [p for p in papers if p["first_listed"] == TRAIN_DAYS[0] and "cs.CV" in p["categories"]]
+    return [f"arxiv:{p['arxiv_id']}" for p in picks[-2:]]
+
+
+def wait_for_model(address: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(address) as channel:
+        stub = ranker_pb2_grpc.RankerStub(channel)
+        while time.monotonic() < deadline:
+            if stub.GetModelInfo(ranker_pb2.GetModelInfoRequest(), timeout=5).loaded:
+                return
+            time.sleep(0.2)
+    sys.exit("the server did not pick up the trained model; see .demo/server.log")
 
 
 def main() -> int:
@@ -106,15 +129,12 @@ def main() -> int:
     WORK.mkdir()
     address = f"127.0.0.1:{free_port()}"
     database = f"sqlite:///{WORK / 'papersift.db'}"
+    models = str((WORK / "models").relative_to(ROOT))
     log = (WORK / "server.log").open("wb")
     command = [
-        str(BIN / "papersift-server"),
-        "serve",
-        "--listen",
-        address,
-        "--database-url",
-        database,
-    ]
+        str(BIN / "papersift-server"), "serve", "--listen", address,
+        "--database-url", database, "--model-dir", models, "--model-poll-interval", "0.5",
+    ]  # fmt: skip
     print(f"$ {shlex.join(['papersift-server', *command[1:]])} &   (log: .demo/server.log)")
     env = {**os.environ, "PAPERSIFT_REDIS_URL": ""}
     server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -131,10 +151,35 @@ def main() -> int:
             "data/sample/seed-hf-daily.txt",
         )
         run(*cli, "record", "--file", str(demo_events().relative_to(ROOT)))
-        run(*cli, "rank", "--user", "alice", "--date", DAY, "--limit", "8", "--explain")
-        run(*cli, "rank", "--user", "carol", "--date", DAY, "--limit", "8")
-        run(*cli, "rank", "--user", "alice", "--date", DAY, "--limit", "8")
+        run(*cli, "rank", "--user", "alice", "--date", DAY, "--limit", "5")
+        run(
+            "papersift-train",
+            "--database-url",
+            database,
+            "--model-dir",
+            models,
+            "--report-dir",
+            str((WORK / "reports").relative_to(ROOT)),
+            "--no-progress",
+        )
+        wait_for_model(address)
         run(*cli, "model-info")
+        run(*cli, "rank", "--user", "alice", "--date", DAY, "--limit", "8")
+        run(*cli, "rank", "--user", "bob", "--date", DAY, "--limit", "8")
+        for n, paper_id in enumerate(newcomer_saves()):
+            run(
+                *cli,
+                "record",
+                "--user",
+                "newcomer",
+                "--paper",
+                paper_id,
+                "--kind",
+                "save",
+                "--event-id",
+                f"demo-newcomer-{n}",
+            )
+        run(*cli, "rank", "--user", "newcomer", "--date", DAY, "--limit", "8")
     finally:
         print("\nstopping papersift-server (SIGTERM: graceful drain)")
         server.send_signal(signal.SIGTERM)

@@ -87,7 +87,7 @@ def run_in_threads(function: Callable[[_A], _T], arguments: Sequence[_A]) -> lis
 
 
 def test_exports_only_the_store_and_its_revisions() -> None:
-    assert papersift.core.store.__all__ == ["Revisions", "Store"]
+    assert papersift.core.store.__all__ == ["ModelRecord", "Revisions", "Store"]
 
 
 def test_migrate_twice_is_harmless(store: Store) -> None:

@@ -15,6 +15,7 @@ from papersift.core.errors import StoreUnavailable
 from papersift.core.store import Store
 from papersift.server.cache import RankCache, open_cache
 from papersift.server.config import Settings
+from papersift.server.models import ModelHolder
 from papersift.server.service import RankingService
 from papersift.server.servicer import RankerServicer, Readiness
 from papersift.v1 import ranker_pb2, ranker_pb2_grpc
@@ -38,7 +39,9 @@ class PaperSiftServer:
         self._readiness = Readiness()
         self._health = health.aio.HealthServicer()
         self._server: grpc.aio.Server | None = None
+        self._models = ModelHolder(settings.model_dir)
         self._ready_task: asyncio.Task[None] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Listen, then migrate and reach the store in the background (health follows it)."""
@@ -51,8 +54,12 @@ class PaperSiftServer:
                 ("grpc.so_reuseport", 0),
             ]
         )
+        await self._models.refresh()
+        self._watch_task = asyncio.create_task(
+            self._models.watch(self.settings.model_poll_interval)
+        )
         service = RankingService(
-            self._store, self._cache, max_list_length=self.settings.max_list_length
+            self._store, self._cache, self._models, max_list_length=self.settings.max_list_length
         )
         ranker_pb2_grpc.add_RankerServicer_to_server(
             RankerServicer(service, self._readiness), self._server
@@ -104,10 +111,11 @@ class PaperSiftServer:
         await self._health.enter_graceful_shutdown()
         if self._server is not None:
             await self._server.stop(self.settings.grace_period if grace is None else grace)
-        if self._ready_task is not None:
-            self._ready_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ready_task
+        for task in (self._ready_task, self._watch_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._cache.close()
         self._store.close()
         logger.info("papersift-server stopped")

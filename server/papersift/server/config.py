@@ -27,6 +27,9 @@ class Settings(BaseSettings):
         "papersift", pattern=r"^[A-Za-z0-9_.-]+$", description="prefix of every Redis key"
     )
     model_dir: Path = Field(Path("models"), description="where model bundles are read from")
+    model_poll_interval: float = Field(
+        2.0, gt=0, description="seconds between checks for a newly published model bundle"
+    )
     log_level: LogLevel = Field("INFO", description="log level")
     max_list_length: int = Field(
         1_000, ge=1, le=10_000, description="longest ranked list kept per reader and day"

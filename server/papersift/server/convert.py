@@ -6,7 +6,10 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from papersift.core import limits
+from papersift.core.bundle import ModelBundle
 from papersift.core.errors import InvalidInput, TooLarge, Unsupported
 from papersift.core.types import (
     EventId,
@@ -19,7 +22,7 @@ from papersift.core.types import (
 )
 from papersift.core.validation import check_id, check_interaction, check_paper, parse_date
 from papersift.server.paging import decode_page_token
-from papersift.server.service import RankedEntry, RankPage, RankQuery
+from papersift.server.service import NO_MODEL_MESSAGE, RankedEntry, RankPage, RankQuery
 from papersift.v1 import ranker_pb2 as pb
 
 _KINDS: dict[pb.InteractionKind.ValueType, InteractionKind] = {
@@ -197,4 +200,24 @@ def rank_page_to_proto(page: RankPage, *, explain: bool) -> pb.RankPapersRespons
         strategy=_STRATEGIES[page.strategy],
         cached=page.cached,
         total=page.total,
+    )
+
+
+def model_info_to_proto(model: ModelBundle | None) -> pb.GetModelInfoResponse:
+    """Describe the loaded model bundle, or say plainly that there is none."""
+    if model is None:
+        return pb.GetModelInfoResponse(loaded=False, message=NO_MODEL_MESSAGE)
+    manifest = model.manifest
+    trained_at = Timestamp()
+    trained_at.FromDatetime(manifest.trained_at.astimezone(dt.UTC))
+    return pb.GetModelInfoResponse(
+        loaded=True,
+        version=manifest.version,
+        trained_at=trained_at,
+        data_start=manifest.data_start.isoformat() if manifest.data_start else "",
+        data_end=manifest.data_end.isoformat() if manifest.data_end else "",
+        metrics=[
+            pb.Metric(name=name, value=value) for name, value in sorted(manifest.metrics.items())
+        ],
+        message=f"ranking with {manifest.version}; {len(model.scorer.user_ids)} readers in it",
     )

@@ -12,11 +12,15 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
+from papersift.core.bundle import ModelBundle
 from papersift.core.errors import NotFound
+from papersift.core.scoring import PreparedItems, UserHistory
+from papersift.core.signals import UserSignals, user_signals
 from papersift.core.store import Store
 from papersift.core.types import (
     Interaction,
-    InteractionKind,
     Paper,
     PaperId,
     RankedList,
@@ -26,15 +30,16 @@ from papersift.core.types import (
     UserId,
 )
 from papersift.server.cache import CacheKey, RankCache
-from papersift.server.day_papers import DayPapers
+from papersift.server.lru import Lru
+from papersift.server.models import ModelHolder
 from papersift.server.paging import PageToken
-from papersift.server.ranking import rank_popular
+from papersift.server.ranking import rank_by_scores, rank_popular
 
 logger = logging.getLogger(__name__)
 
 NO_MODEL_MESSAGE = (
     "no model is loaded: every reader gets the POPULAR strategy "
-    "(the day's most clicked or saved papers)"
+    "(the day's most clicked or saved papers); train one with papersift-train"
 )
 
 
@@ -78,21 +83,25 @@ class DeleteCounts:
 
 
 @dataclass(frozen=True, slots=True)
-class ModelStatus:
-    """The model the server ranks with (none yet: training arrives with ``papersift-train``)."""
+class DayItems:
+    """A day's candidates (sorted by id) prepared for scoring with one model."""
 
-    loaded: bool
-    message: str
+    paper_ids: tuple[PaperId, ...]
+    items: PreparedItems
 
 
 class RankingService:
     """Writes to the store, ranks a day's papers per reader, caches whole ranked lists."""
 
-    def __init__(self, store: Store, cache: RankCache, *, max_list_length: int = 1_000) -> None:
+    def __init__(
+        self, store: Store, cache: RankCache, models: ModelHolder, *, max_list_length: int = 1_000
+    ) -> None:
         self._store = store
         self._cache = cache
+        self._models = models
         self._max_list_length = max_list_length
-        self._day_papers = DayPapers()
+        self._day_papers: Lru[tuple[dt.date, int], Mapping[PaperId, Paper]] = Lru(16)
+        self._day_items: Lru[tuple[str, dt.date, int], DayItems] = Lru(16)
 
     async def upsert_papers(self, papers: Sequence[Paper]) -> UpsertResult:
         """Insert or update papers in one transaction."""
@@ -114,17 +123,19 @@ class RankingService:
         cached += await self._cache.delete_user(user_id)
         return DeleteCounts(interactions=interactions, cached_lists=cached)
 
-    def model_status(self) -> ModelStatus:
-        """Describe the loaded model."""
-        return ModelStatus(loaded=False, message=NO_MODEL_MESSAGE)
+    @property
+    def model(self) -> ModelBundle | None:
+        """The model bundle ranking uses now (``None``: every reader gets ``POPULAR``)."""
+        return self._models.current
 
     async def rank(self, query: RankQuery) -> RankPage:
         """One page of the reader's ranked list for the day."""
+        model = self._models.current  # one model for the whole request, even across a reload
         revisions = await asyncio.to_thread(self._store.revisions, query.user_id, query.date)
         if revisions.papers == 0:
             raise NotFound(f"no papers are listed on {query.date.isoformat()}")
         key = CacheKey(
-            model_version="",
+            model_version=model.version if model else "",
             date=query.date,
             user_id=query.user_id,
             user_rev=revisions.user,
@@ -145,7 +156,9 @@ class RankingService:
         cached = ranking is not None
         papers = await self._papers_of_day(query.date, revisions.papers)
         if ranking is None:
-            ranking = await self._rank_popular(query.user_id, query.date, papers)
+            ranking = await self._rank_fresh(
+                model, query.user_id, query.date, papers, revisions.papers
+            )
             await self._cache.set(key, ranking)
         return self._page(ranking, papers, key, query, offset, cached)
 
@@ -156,24 +169,86 @@ class RankingService:
         return [(user, await self.rank(RankQuery(user, date, limit))) for user in user_ids]
 
     async def _papers_of_day(self, date: dt.date, papers_rev: int) -> Mapping[PaperId, Paper]:
-        papers = self._day_papers.get(date, papers_rev)
+        papers = self._day_papers.get((date, papers_rev))
         if papers is None:
             listed = await asyncio.to_thread(self._store.papers_for_date, date)
             papers = {paper.paper_id: paper for paper in listed}
-            self._day_papers.put(date, papers_rev, papers)
+            self._day_papers.put((date, papers_rev), papers)
         if not papers:
             raise NotFound(f"no papers are listed on {date.isoformat()}")
         return papers
 
-    async def _rank_popular(
-        self, user_id: UserId, date: dt.date, papers: Mapping[PaperId, Paper]
+    async def _rank_fresh(
+        self,
+        model: ModelBundle | None,
+        user_id: UserId,
+        date: dt.date,
+        papers: Mapping[PaperId, Paper],
+        papers_rev: int,
     ) -> RankedList:
+        signals = user_signals(await asyncio.to_thread(self._store.user_interactions, user_id))
+        if model is not None:
+            if model.scorer.has_user(user_id):
+                strategy = Strategy.PERSONAL
+            elif signals.has_preferences:
+                strategy = Strategy.FOLD_IN
+            else:
+                strategy = Strategy.POPULAR
+            if strategy is not Strategy.POPULAR:
+                day = await self._prepared_day(model, date, papers, papers_rev)
+                history = await self._history(model, signals)
+                personal_id = user_id if strategy is Strategy.PERSONAL else None
+                scores = await asyncio.to_thread(
+                    model.scorer.score, day.items, user_id=personal_id, history=history
+                )
+                if scores is not None:
+                    ranked = rank_by_scores(
+                        day.paper_ids, scores, signals.negative, self._max_list_length
+                    )
+                    return RankedList(strategy, model.version, tuple(ranked))
         popularity = await asyncio.to_thread(self._store.popularity, date)
-        dismissed = await asyncio.to_thread(
-            self._store.user_paper_ids, user_id, {InteractionKind.DISMISS}
-        )
-        items = rank_popular(papers, popularity, dismissed, self._max_list_length)
-        return RankedList(strategy=Strategy.POPULAR, model_version="", items=tuple(items))
+        ranked = rank_popular(papers, popularity, signals.negative, self._max_list_length)
+        return RankedList(Strategy.POPULAR, model.version if model else "", tuple(ranked))
+
+    async def _prepared_day(
+        self,
+        model: ModelBundle,
+        date: dt.date,
+        papers: Mapping[PaperId, Paper],
+        papers_rev: int,
+    ) -> DayItems:
+        key = (model.version, date, papers_rev)
+        day = self._day_items.get(key)
+        if day is None:
+            paper_ids = tuple(sorted(papers))
+
+            def prepare() -> PreparedItems:
+                features = model.featurizer.transform([papers[pid] for pid in paper_ids])
+                return model.scorer.prepare_items(features)
+
+            day = DayItems(paper_ids, await asyncio.to_thread(prepare))
+            self._day_items.put(key, day)
+        return day
+
+    async def _history(self, model: ModelBundle, signals: UserSignals) -> UserHistory | None:
+        """Feature rows of the reader's liked and dismissed papers, for fold-in."""
+        if not signals.positive and not signals.negative:
+            return None
+        wanted = set(signals.positive) | set(signals.negative)
+        found = await asyncio.to_thread(self._store.get_papers, wanted)
+        liked = [pid for pid in sorted(signals.positive) if pid in found]
+        disliked = [pid for pid in sorted(signals.negative) if pid in found]
+
+        def featurize() -> UserHistory:
+            return UserHistory(
+                positive=model.featurizer.transform([found[pid] for pid in liked]),
+                positive_weights=np.array(
+                    [signals.positive[pid] for pid in liked], dtype=np.float32
+                ),
+                negative=model.featurizer.transform([found[pid] for pid in disliked]),
+            )
+
+        return await asyncio.to_thread(featurize)
 
     @staticmethod
     def _page(

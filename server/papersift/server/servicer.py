@@ -100,8 +100,7 @@ class RankerServicer(pb_grpc.RankerServicer):
         request: pb.GetModelInfoRequest,
         context: grpc.aio.ServicerContext[pb.GetModelInfoRequest, pb.GetModelInfoResponse],
     ) -> pb.GetModelInfoResponse:
-        status = self._service.model_status()
-        return pb.GetModelInfoResponse(loaded=status.loaded, message=status.message)
+        return convert.model_info_to_proto(self._service.model)
 
     async def DeleteUser(
         self,

@@ -1,5 +1,5 @@
-"""The SQL store (SQLite or PostgreSQL): papers, interactions, and cache revisions."""
+"""The SQL store (SQLite or PostgreSQL): papers, interactions, cache revisions, model registry."""
 
-from papersift.core.store._store import Revisions, Store
+from papersift.core.store._store import ModelRecord, Revisions, Store
 
-__all__ = ["Revisions", "Store"]
+__all__ = ["ModelRecord", "Revisions", "Store"]

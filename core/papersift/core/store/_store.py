@@ -23,7 +23,7 @@ from papersift.core.store._engine import (
     parse_url,
     unavailable,
 )
-from papersift.core.store.schema import day_revisions, interactions, papers
+from papersift.core.store.schema import day_revisions, interactions, models, papers
 from papersift.core.types import (
     EventId,
     Interaction,
@@ -35,7 +35,7 @@ from papersift.core.types import (
     UserId,
 )
 
-__all__ = ["Revisions", "Store"]
+__all__ = ["ModelRecord", "Revisions", "Store"]
 
 _T = TypeVar("_T")
 
@@ -65,6 +65,19 @@ class Revisions:
     user: int
     papers: int
     activity: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRecord:
+    """A published model bundle as the registry knows it."""
+
+    version: str
+    created_at: dt.datetime
+    trained_at: dt.datetime | None
+    data_start: dt.date | None
+    data_end: dt.date | None
+    metrics: dict[str, float]
+    path: str
 
 
 class Store:
@@ -201,6 +214,54 @@ class Store:
         The activity revision of every day the user touched grows too: popularity changed.
         """
         return self._write(lambda connection: self._delete_user(connection, user_id))
+
+    def iter_papers(self, batch_size: int = 5_000) -> Iterator[Paper]:
+        """Every stored paper, ordered by listing day then ``paper_id`` (for training)."""
+        statement = sa.select(papers).order_by(papers.c.date, papers.c.paper_id)
+        rows = self._read(lambda connection: connection.execute(statement).mappings().all())
+        for start in range(0, len(rows), batch_size):
+            yield from (_paper_from_row(row) for row in rows[start : start + batch_size])
+
+    def all_interactions(self) -> list[Interaction]:
+        """Every stored interaction, oldest first (for training)."""
+        statement = sa.select(interactions).order_by(interactions.c.occurred_at, interactions.c.id)
+        rows = self._read(lambda connection: connection.execute(statement).mappings().all())
+        return [_interaction_from_row(row) for row in rows]
+
+    def register_model(self, record: ModelRecord) -> None:
+        """Record a published model bundle in the registry (replacing a same-version entry)."""
+        values = {
+            "version": record.version,
+            "created_at": record.created_at,
+            "trained_at": record.trained_at,
+            "data_start": record.data_start,
+            "data_end": record.data_end,
+            "metrics": dict(record.metrics),
+            "path": record.path,
+        }
+
+        def write(connection: sa.Connection) -> None:
+            connection.execute(sa.delete(models).where(models.c.version == record.version))
+            connection.execute(sa.insert(models).values(**values))
+
+        self._write(write)
+
+    def model_records(self) -> list[ModelRecord]:
+        """The registered models, newest first."""
+        statement = sa.select(models).order_by(models.c.created_at.desc())
+        rows = self._read(lambda connection: connection.execute(statement).mappings().all())
+        return [
+            ModelRecord(
+                version=row["version"],
+                created_at=row["created_at"],
+                trained_at=row["trained_at"],
+                data_start=row["data_start"],
+                data_end=row["data_end"],
+                metrics={str(k): float(v) for k, v in row["metrics"].items()},
+                path=row["path"],
+            )
+            for row in rows
+        ]
 
     def dates_with_papers(self) -> list[dt.date]:
         """Every listing day that has papers, ascending."""

@@ -1,0 +1,1 @@
+"""papersift benchmarks: each a command that prints a table (``python -m bench.<name>``)."""

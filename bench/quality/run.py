@@ -1,0 +1,308 @@
+"""``python -m bench.quality``: the quality benchmark on citeulike-t, as a table and a plot.
+
+Item cold start (the fold's papers are new, as each day's papers are), the fixed in-matrix CVAE
+split, and new users folded in from their first papers; random, TF-IDF profile cosine, per-user
+linear SVM, plain LightFM WARP and papersift's shipped ranker side by side. Tables go to stdout
+and to ``bench/results/quality.md`` (plus ``quality.json`` and ``quality.png``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from bench.quality import report, scenarios
+from bench.quality.citeulike import (
+    Citeulike,
+    FoldSplit,
+    cold_start_folds,
+    fold_split,
+    load_citeulike,
+    load_in_matrix_split,
+)
+from bench.quality.evaluate import evaluate
+from bench.quality.methods import (
+    LightFMMethod,
+    Method,
+    ProfileCosineMethod,
+    RandomMethod,
+    SvmMethod,
+)
+from papersift.core.features import FeatureConfig
+from papersift.training.model import ModelConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "citeulike-t"
+DEFAULT_OUT_DIR = REPO_ROOT / "bench" / "results"
+N_FOLDS = 5
+METHODS = ("random", "cosine", "svm", "lightfm", "shipped")
+SVM_C_GRID = (0.01, 0.1, 1.0)
+PLAIN_COMPONENTS = 64
+PLAIN_EPOCHS = 20
+
+
+@dataclass(frozen=True)
+class Options:
+    """What to run; see ``--help`` for each field's meaning."""
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    out_dir: Path = DEFAULT_OUT_DIR
+    folds: int = N_FOLDS
+    seed: int = 0
+    users: int | None = None
+    svm_users: int | None = 1500
+    svm_tune_users: int = 300
+    methods: tuple[str, ...] = METHODS
+    epochs: int | None = None
+    in_matrix: bool = True
+    new_users: bool = True
+    new_user_share: float = 0.1
+    progress: bool = True
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Options:
+    """Options from the command line; ``--quick`` sets smaller defaults for the others."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.quality",
+        description="papersift quality benchmark on citeulike-t (item cold start, in-matrix, "
+        "new users).",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run (< 3 min): 1 fold, 500 users, 200 SVM users, 5 epochs",
+    )
+    parser.add_argument("--folds", type=int, help=f"run the first N of the {N_FOLDS} folds")
+    parser.add_argument("--seed", type=int, default=0, help="fold permutation and sample seed")
+    parser.add_argument("--users", type=int, help="evaluate a seeded sample of N users per task")
+    parser.add_argument(
+        "--svm-users", type=int, help="users the per-user SVM is judged on (default 1500)"
+    )
+    parser.add_argument(
+        "--methods",
+        default=",".join(METHODS),
+        help=f"comma-separated subset of {','.join(METHODS)}",
+    )
+    parser.add_argument("--epochs", type=int, help="override the LightFM configs' epochs")
+    parser.add_argument("--no-in-matrix", action="store_true", help="skip the in-matrix split")
+    parser.add_argument("--no-new-users", action="store_true", help="skip the new-user test")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT_DIR, help="results folder")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+
+    methods = tuple(name.strip() for name in args.methods.split(",") if name.strip())
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown or not methods:
+        parser.error(f"--methods: unknown {unknown}; choose from {','.join(METHODS)}")
+    folds = args.folds if args.folds is not None else (1 if args.quick else N_FOLDS)
+    if not 1 <= folds <= N_FOLDS:
+        parser.error(f"--folds must be in 1..{N_FOLDS}, got {folds}")
+    for flag, value in (("--users", args.users), ("--svm-users", args.svm_users)):
+        if value is not None and value < 1:
+            parser.error(f"{flag} must be at least 1, got {value}")
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs must be at least 1, got {args.epochs}")
+    quick = args.quick
+    return Options(
+        data_dir=args.data_dir,
+        out_dir=args.out,
+        folds=folds,
+        seed=args.seed,
+        users=args.users if args.users is not None else (500 if quick else None),
+        svm_users=args.svm_users if args.svm_users is not None else (200 if quick else 1500),
+        svm_tune_users=100 if quick else 300,
+        methods=tuple(m for m in METHODS if m in methods),
+        epochs=args.epochs if args.epochs is not None else (5 if quick else None),
+        in_matrix=not args.no_in_matrix,
+        new_users=not args.no_new_users,
+        progress=not args.no_progress,
+    )
+
+
+def shipped_config() -> tuple[ModelConfig | None, FeatureConfig]:
+    """papersift's shipped model and feature configuration; no model when none is chosen yet."""
+    shipped = getattr(ModelConfig, "shipped", None)
+    config = shipped() if callable(shipped) else None
+    features = getattr(config, "features", None)
+    return config, features if isinstance(features, FeatureConfig) else FeatureConfig()
+
+
+def plain_warp_config() -> ModelConfig:
+    """LightFM as it comes: WARP on the item features, no content blend, nothing tuned."""
+    return ModelConfig(
+        loss="warp",
+        components=PLAIN_COMPONENTS,
+        learning_rate=0.05,
+        item_alpha=0.0,
+        user_alpha=0.0,
+        max_sampled=10,
+        epochs=PLAIN_EPOCHS,
+        blend_weight=0.0,
+        tune_blend=False,
+    )
+
+
+def build_methods(options: Options, svm_c: float, notes: list[str]) -> list[Method]:
+    """The methods asked for, in table order; notes say what was left out and why."""
+    methods: list[Method] = []
+    for key in options.methods:
+        if key == "random":
+            methods.append(RandomMethod(seed=options.seed))
+        elif key == "cosine":
+            methods.append(ProfileCosineMethod())
+        elif key == "svm":
+            methods.append(
+                SvmMethod(
+                    c=svm_c,
+                    seed=options.seed,
+                    max_users=options.svm_users,
+                    name=f"per-user linear SVM (C={svm_c:g})",
+                    progress=options.progress,
+                )
+            )
+        elif key == "lightfm":
+            plain = LightFMMethod(
+                f"LightFM WARP (untuned, k={PLAIN_COMPONENTS}, {PLAIN_EPOCHS} epochs)",
+                plain_warp_config(),
+            )
+            methods.append(_with_options(plain, options))
+        elif key == "shipped":
+            config, features = shipped_config()
+            if config is None:
+                notes.append(
+                    "papersift shipped: left out, no shipped configuration yet "
+                    "(papersift.training.model.ModelConfig.shipped)."
+                )
+                continue
+            shipped = LightFMMethod("papersift (shipped)", config, features=features, validate=True)
+            methods.append(_with_options(shipped, options))
+    return methods
+
+
+def _with_options(method: LightFMMethod, options: Options) -> LightFMMethod:
+    return dataclasses.replace(method.with_epochs(options.epochs), progress=options.progress)
+
+
+def run(options: Options, command: str) -> report.BenchResults:
+    """Run every experiment the options ask for."""
+    started = time.perf_counter()
+    data = load_citeulike(options.data_dir)
+    folds = list(range(options.folds))
+    results = report.BenchResults(command=command, folds=folds)
+    notes = results.notes
+    fold_items = cold_start_folds(data.n_papers, N_FOLDS, options.seed)
+    first_split = fold_split(data, fold_items[folds[0]])
+
+    svm_c = SvmMethod().c
+    if "svm" in options.methods:
+        results.svm_tuning = scenarios.tune_svm_c(
+            data,
+            first_split,
+            SVM_C_GRID,
+            users=options.svm_tune_users,
+            seed=options.seed,
+            features=FeatureConfig(),
+        )
+        svm_c = results.svm_tuning.c
+    methods = build_methods(options, svm_c, notes)
+    if options.users is not None:
+        notes.append(f"Every task is judged on a seeded sample of {options.users:,} users.")
+    if "svm" in options.methods and options.svm_users is not None:
+        notes.append(
+            f"The per-user SVM is the bottleneck (~20 ms a user): it is judged on a seeded sample "
+            f"of {options.svm_users:,} of the users per task, the others on all of them."
+        )
+    if options.epochs is not None:
+        notes.append(f"LightFM models trained for {options.epochs} epochs (--epochs).")
+
+    bar: tqdm[Any] = tqdm(
+        total=len(folds) * len(methods) + options.in_matrix * len(methods),
+        desc="quality",
+        unit="run",
+        disable=not options.progress,
+    )
+    with bar:
+        for fold in folds:
+            split = first_split if fold == folds[0] else fold_split(data, fold_items[fold])
+            task = scenarios.cold_start_task(
+                data, split, f"fold {fold}", users=options.users, seed=options.seed + fold
+            )
+            for method in methods:
+                bar.set_postfix_str(f"fold {fold}: {method.name}")
+                result = evaluate(method, task, report.COLD_KS, seed=options.seed + fold)
+                results.cold.setdefault(method.name, []).append(result)
+                bar.update(1)
+        if options.in_matrix:
+            _in_matrix(data, options, methods, results, bar)
+    if options.new_users:
+        _new_users(data, first_split, options, methods, results)
+    results.wall_seconds = time.perf_counter() - started
+    return results
+
+
+def _in_matrix(
+    data: Citeulike,
+    options: Options,
+    methods: Sequence[Method],
+    results: report.BenchResults,
+    bar: tqdm[Any],
+) -> None:
+    split = load_in_matrix_split(options.data_dir, data.n_papers, p=10)
+    task = scenarios.in_matrix_task(data, split, users=options.users, seed=options.seed)
+    for method in methods:
+        bar.set_postfix_str(f"in-matrix: {method.name}")
+        results.in_matrix.append(evaluate(method, task, report.IN_MATRIX_KS, seed=options.seed))
+        bar.update(1)
+
+
+def _new_users(
+    data: Citeulike,
+    split: FoldSplit,
+    options: Options,
+    methods: Sequence[Method],
+    results: report.BenchResults,
+) -> None:
+    lightfm = [m for m in methods if isinstance(m, LightFMMethod)]
+    if not lightfm:
+        results.notes.append("New users: skipped, no LightFM method among --methods.")
+        return
+    # The shipped ranker when there is one, else the plain model (the last LightFM listed).
+    method = lightfm[-1]
+    if method.name != "papersift (shipped)":
+        results.notes.append(f"New users: measured with {method.name} (no shipped ranker).")
+    results.new_users_method = method.name
+    results.new_users = scenarios.new_user_experiment(
+        data,
+        split,
+        method,
+        share=options.new_user_share,
+        trained_users=options.users,
+        seed=options.seed,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark, print the tables, write the results folder; exit code 0."""
+    options = parse_args(argv)
+    command = "python -m bench.quality " + shlex.join(
+        list(argv) if argv is not None else sys.argv[1:]
+    )
+    results = run(options, command.strip())
+    paths = report.write(results, options.out_dir)
+    print(report.markdown(results))
+    print(f"wrote {', '.join(str(p) for p in paths.values())}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,322 @@
+"""Scoring a day's papers for one reader from a model bundle's arrays: numpy and scipy only.
+
+The model is a blend of two scores, each z-scored over the day's candidates (so their scales
+match whatever the day looks like) and mixed with the bundle's ``blend_weight`` ``w``:
+
+    score = (1 - w) * z(cf) + w * z(content)
+
+- ``cf`` -- the hybrid factor model trained by LightFM: a paper's vector is the sum of its
+  features' embeddings, ``cf = user_vec . (x @ E) + x @ b``. ``user_vec`` is the trained user
+  embedding for a user the model knows (PERSONAL); for anyone else it is folded in from their
+  history (FOLD_IN): a ridge regression of "liked" on the paper vectors of the training corpus,
+  ``user_vec = G @ (mean of liked papers' vectors - negative_weight * mean of dismissed ones)``
+  where ``G = (QᵀQ / n + ridge I)⁻¹`` is exported by training as ``fold_in_matrix``, rescaled
+  to the median norm of the trained user vectors (``fold_in_norm``).
+- ``content`` -- cosine between the paper's feature row and the reader's profile: the weighted
+  mean of the (L2-normalised) rows of the papers they saved or clicked, minus
+  ``negative_weight`` times the mean of the dismissed ones. For a user known to the model without
+  a history, the profile stored in the bundle (``profile_*`` CSR arrays) is used.
+
+Arrays (all float32 unless noted; ``F`` features, ``k`` components, ``U`` known users):
+
+=====================  ==========  ==========================================================
+``feature_embeddings``  (F, k)      ``E``
+``feature_biases``      (F,)        ``b``
+``user_embeddings``     (U, k)      trained user vectors, rows in ``user_ids`` order
+``user_biases``         (U,)        trained user biases (constant per user: no effect on order)
+``fold_in_matrix``      (k, k)      ``G`` above
+``profile_data``        (nnz,)      content profiles of known users, CSR (U, F) ...
+``profile_indices``     (nnz,)      ... int32 column indices
+``profile_indptr``      (U + 1,)    ... int64 row pointers
+=====================  ==========  ==========================================================
+
+Params: ``format`` (``"papersift-hybrid-1"``), ``n_features``, ``n_components``,
+``blend_weight`` (in [0, 1]), ``negative_weight`` (>= 0), ``fold_in_norm`` (>= 0); other keys
+(e.g. the training ``config``) are kept but not used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp  # type: ignore[import-untyped]
+
+FORMAT = "papersift-hybrid-1"
+"""The ``params["format"]`` this module scores."""
+
+ARRAY_SHAPES: dict[str, tuple[str, ...]] = {
+    "feature_embeddings": ("F", "k"),
+    "feature_biases": ("F",),
+    "user_embeddings": ("U", "k"),
+    "user_biases": ("U",),
+    "fold_in_matrix": ("k", "k"),
+    "profile_data": ("nnz",),
+    "profile_indices": ("nnz",),
+    "profile_indptr": ("U+1",),
+}
+"""Every array a bundle must hold, with its symbolic shape."""
+
+_EPS = 1e-12
+
+
+@dataclass(frozen=True)
+class UserHistory:
+    """What a reader did, as feature rows (built by the server from the store per request).
+
+    Attributes:
+        positive: Feature rows (``Featurizer.transform``) of papers the user saved or clicked.
+        positive_weights: One non-negative weight per positive row (saves weigh more than clicks).
+        negative: Feature rows of papers the user dismissed (may have 0 rows).
+    """
+
+    positive: sp.csr_matrix
+    positive_weights: np.ndarray
+    negative: sp.csr_matrix
+
+    @classmethod
+    def empty(cls, n_features: int) -> UserHistory:
+        """A history with no papers at all."""
+        none = sp.csr_matrix((0, n_features), dtype=np.float32)
+        return cls(none, np.zeros(0, dtype=np.float32), none)
+
+    @property
+    def has_signal(self) -> bool:
+        """Whether there is at least one positive paper with a weight above zero."""
+        return self.positive.shape[0] > 0 and bool(np.any(self.positive_weights > 0))
+
+
+@dataclass(frozen=True)
+class PreparedItems:
+    """A day's candidates turned into what scoring needs; computed once per (model, day).
+
+    Attributes:
+        n_items: Number of candidate papers.
+        vectors: ``(n, k)`` paper vectors ``X @ E``.
+        biases: ``(n,)`` paper biases ``X @ b``.
+        content: ``(n, F)`` CSR of the L2-normalised feature rows (for the content cosine).
+    """
+
+    n_items: int
+    vectors: np.ndarray
+    biases: np.ndarray
+    content: sp.csr_matrix
+
+
+def _row_normalize(m: sp.csr_matrix) -> sp.csr_matrix:
+    m = sp.csr_matrix(m, dtype=np.float32, copy=True)
+    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1), dtype=np.float64).ravel())
+    scale = np.where(norms > 0, 1.0 / np.maximum(norms, _EPS), 0.0).astype(np.float32)
+    m.data *= np.repeat(scale, np.diff(m.indptr))
+    return m
+
+
+def _zscore(s: np.ndarray) -> np.ndarray:
+    std = float(s.std())
+    if not np.isfinite(std) or std < 1e-9:
+        return np.zeros_like(s)
+    centered: np.ndarray = (s - s.mean()) / std
+    return centered
+
+
+class Scorer:
+    """Scores candidate papers for readers from a model bundle's arrays and params.
+
+    Attributes:
+        arrays: The bundle's arrays (see the module docstring).
+        params: The bundle's scalar parameters.
+        user_ids: Ids of the users the model was trained on, in ``user_embeddings`` row order.
+        n_features: Number of feature columns the model expects.
+    """
+
+    def __init__(
+        self,
+        arrays: Mapping[str, np.ndarray],
+        params: Mapping[str, Any],
+        user_ids: Sequence[str],
+    ) -> None:
+        """Wrap a bundle's contents; call :meth:`validate` before trusting them."""
+        self.arrays: dict[str, np.ndarray] = dict(arrays)
+        self.params: dict[str, Any] = dict(params)
+        self.user_ids: list[str] = list(user_ids)
+        self._user_index = {u: i for i, u in enumerate(self.user_ids)}
+        raw = self.params.get("n_features")
+        embeddings = self.arrays.get("feature_embeddings")
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            self.n_features: int = raw
+        elif embeddings is not None and embeddings.ndim == 2:
+            self.n_features = int(embeddings.shape[0])
+        else:
+            self.n_features = 0
+        self._profiles: sp.csr_matrix | None = None
+
+    # -- checks -------------------------------------------------------------------------------
+
+    def validate(self) -> None:
+        """Check that arrays and params are complete, consistent and finite.
+
+        Raises:
+            ValueError: Naming the first array or parameter that is wrong.
+        """
+        if self.params.get("format") != FORMAT:
+            raise ValueError(f"params.format must be {FORMAT!r}, got {self.params.get('format')!r}")
+        missing = sorted(set(ARRAY_SHAPES) - set(self.arrays))
+        if missing:
+            raise ValueError(f"missing arrays: {', '.join(missing)}")
+        k = self.params.get("n_components")
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"params.n_components must be a positive int, got {k!r}")
+        n_features = self.params.get("n_features")
+        if not isinstance(n_features, int) or isinstance(n_features, bool) or n_features < 1:
+            raise ValueError(f"params.n_features must be a positive int, got {n_features!r}")
+        for name in ("blend_weight", "negative_weight", "fold_in_norm"):
+            value = self.params.get(name)
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise ValueError(f"params.{name} must be a number, got {value!r}")
+            if not np.isfinite(value) or value < 0:
+                raise ValueError(f"params.{name} must be finite and >= 0, got {value}")
+        if self.params["blend_weight"] > 1:
+            raise ValueError(f"params.blend_weight must be <= 1, got {self.params['blend_weight']}")
+        if len(set(self.user_ids)) != len(self.user_ids):
+            raise ValueError("user_ids contains duplicates")
+        nnz = self.arrays["profile_data"].shape[0] if self.arrays["profile_data"].ndim else -1
+        sizes = {"F": self.n_features, "k": k, "U": len(self.user_ids), "nnz": nnz}
+        sizes["U+1"] = sizes["U"] + 1
+        for name, dims in ARRAY_SHAPES.items():
+            array = self.arrays[name]
+            expected = tuple(sizes[d] for d in dims)
+            if array.shape != expected:
+                raise ValueError(f"array {name} has shape {array.shape}, expected {expected}")
+            kind = "i" if name in ("profile_indices", "profile_indptr") else "f"
+            if array.dtype.kind != kind:
+                raise ValueError(f"array {name} has dtype {array.dtype}, expected kind {kind!r}")
+            if kind == "f" and not np.isfinite(array).all():
+                raise ValueError(f"array {name} contains NaN or infinite values")
+        indptr = self.arrays["profile_indptr"]
+        indices = self.arrays["profile_indices"]
+        if indptr[0] != 0 or indptr[-1] != nnz or np.any(np.diff(indptr) < 0):
+            raise ValueError("array profile_indptr is not a valid CSR row pointer")
+        if indices.size and (indices.min() < 0 or indices.max() >= self.n_features):
+            raise ValueError("array profile_indices has column indices out of range")
+
+    # -- items --------------------------------------------------------------------------------
+
+    def prepare_items(self, features: sp.csr_matrix) -> PreparedItems:
+        """Precompute the candidates' vectors, biases and normalised rows.
+
+        Args:
+            features: ``(n, n_features)`` rows from the bundle's featurizer.
+
+        Raises:
+            ValueError: If the feature matrix has the wrong number of columns.
+        """
+        if features.ndim != 2 or features.shape[1] != self.n_features:
+            raise ValueError(
+                f"features have shape {features.shape}, expected (n, {self.n_features})"
+            )
+        x = sp.csr_matrix(features, dtype=np.float32)
+        vectors = np.asarray(x @ self.arrays["feature_embeddings"], dtype=np.float32)
+        biases = np.asarray(x @ self.arrays["feature_biases"], dtype=np.float32).ravel()
+        return PreparedItems(
+            n_items=x.shape[0],
+            vectors=np.ascontiguousarray(vectors),
+            biases=biases,
+            content=_row_normalize(x),
+        )
+
+    # -- users --------------------------------------------------------------------------------
+
+    def has_user(self, user_id: str) -> bool:
+        """Whether the model was trained on this user (PERSONAL strategy)."""
+        return user_id in self._user_index
+
+    def _stored_profile(self, row: int) -> np.ndarray:
+        if self._profiles is None:
+            self._profiles = sp.csr_matrix(
+                (
+                    self.arrays["profile_data"],
+                    self.arrays["profile_indices"],
+                    self.arrays["profile_indptr"],
+                ),
+                shape=(len(self.user_ids), self.n_features),
+            )
+        return np.asarray(self._profiles[row].todense(), dtype=np.float32).ravel()
+
+    def _mean_row(self, rows: sp.csr_matrix, weights: np.ndarray | None) -> np.ndarray:
+        # Each paper counts once whatever its length: rows are L2-normalised before averaging.
+        normalized = _row_normalize(rows)
+        w = np.ones(rows.shape[0], dtype=np.float32) if weights is None else weights
+        total = float(w.sum())
+        mean = np.asarray(normalized.T @ w.astype(np.float32), dtype=np.float32).ravel()
+        return mean / total if total > 0 else mean
+
+    def _history_parts(self, history: UserHistory) -> tuple[np.ndarray, np.ndarray]:
+        """(content profile, mean paper vector) of a history, negatives subtracted."""
+        for name in ("positive", "negative"):
+            m = getattr(history, name)
+            if m.ndim != 2 or m.shape[1] != self.n_features:
+                raise ValueError(f"history.{name} has shape {m.shape}, expected (n, F)")
+        weights = np.asarray(history.positive_weights, dtype=np.float32).ravel()
+        if weights.shape != (history.positive.shape[0],):
+            raise ValueError("history.positive_weights needs one weight per positive row")
+        if not np.isfinite(weights).all() or np.any(weights < 0):
+            raise ValueError("history.positive_weights must be finite and >= 0")
+        profile = self._mean_row(history.positive, weights)
+        neg_weight = float(self.params["negative_weight"])
+        if history.negative.shape[0] > 0 and neg_weight > 0:
+            profile = profile - neg_weight * self._mean_row(history.negative, None)
+        vector = np.asarray(profile @ self.arrays["feature_embeddings"], dtype=np.float32)
+        return profile, vector
+
+    def score(
+        self,
+        items: PreparedItems,
+        *,
+        user_id: str | None,
+        history: UserHistory | None,
+    ) -> np.ndarray | None:
+        """Scores of the prepared candidates for one reader (higher is better).
+
+        A user the model knows is scored with their trained vector (PERSONAL); the content
+        profile comes from ``history`` when it has positives, else from the bundle. Anyone else
+        is folded in from ``history`` (FOLD_IN). Without a known user and without a positive
+        paper in the history there is nothing to personalise from: the result is ``None``
+        (dismissals alone are not a profile).
+
+        Args:
+            items: From :meth:`prepare_items` of this scorer.
+            user_id: The reader's id, or None.
+            history: The reader's papers as feature rows, or None.
+
+        Returns:
+            ``(n_items,)`` float32 scores, or None.
+        """
+        row = self._user_index.get(user_id) if user_id is not None else None
+        usable = history is not None and history.has_signal
+        if row is None and not usable:
+            return None
+        if items.n_items == 0:
+            return np.zeros(0, dtype=np.float32)
+        if row is not None:
+            user_vec = self.arrays["user_embeddings"][row]
+            if usable:
+                assert history is not None
+                profile, _ = self._history_parts(history)
+            else:
+                profile = self._stored_profile(row)
+        else:
+            assert history is not None
+            profile, mean_vec = self._history_parts(history)
+            user_vec = self.arrays["fold_in_matrix"] @ mean_vec
+            # The ridge solution's scale is arbitrary; trained users' typical norm keeps the
+            # balance between the dot product and the paper biases as in training.
+            norm = float(np.linalg.norm(user_vec))
+            if norm > 0:
+                user_vec = user_vec * (float(self.params["fold_in_norm"]) / norm)
+        cf = items.vectors @ user_vec.astype(np.float32) + items.biases
+        content = np.asarray(items.content @ profile, dtype=np.float32).ravel()
+        w = float(self.params["blend_weight"])
+        blended = (1.0 - w) * _zscore(cf) + w * _zscore(content)
+        return np.asarray(blended, dtype=np.float32)
