@@ -189,27 +189,3 @@ def test_scoring_is_deterministic_and_empty_days_work() -> None:
     empty = s.prepare_items(sp.csr_matrix((0, 4), dtype=np.float32))
     got = s.score(empty, user_id="alice", history=None)
     assert got is not None and got.shape == (0,)
-
-
-def test_scoring_a_large_day_is_fast() -> None:
-    import time
-
-    rng = np.random.default_rng(0)
-    n_features, k = 20_000, 128
-    big = {
-        **arrays(),
-        "feature_embeddings": rng.normal(size=(n_features, k)).astype(np.float32),
-        "feature_biases": rng.normal(size=n_features).astype(np.float32),
-        "user_embeddings": rng.normal(size=(1, k)).astype(np.float32),
-        "fold_in_matrix": np.eye(k, dtype=np.float32),
-    }
-    s = Scorer(big, params(n_features=n_features, n_components=k), ["alice"])
-    s.validate()
-    day = sp.random(3000, n_features, density=0.005, format="csr", dtype=np.float32, rng=rng)
-    items = s.prepare_items(day)
-    h = UserHistory(day[:20], np.ones(20, dtype=np.float32), day[20:25])
-    s.score(items, user_id=None, history=h)
-    started = time.perf_counter()
-    for _ in range(20):
-        s.score(items, user_id=None, history=h)
-    assert (time.perf_counter() - started) / 20 < 0.01
