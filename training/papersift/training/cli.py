@@ -69,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 0.0 < args.validation_fraction < 1.0:
         parser.error("--validation-fraction must be between 0 and 1")
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin chatter is not news
     try:
         from papersift.training.run import run
     except ModuleNotFoundError as missing:

@@ -108,7 +108,11 @@ def train(
             "papers": len(corpus.papers),
             "interactions": len(corpus.interactions),
         },
-        metrics=comparison.get("papersift", {}),
+        metrics={
+            name: value
+            for name, value in comparison.get("papersift", {}).items()
+            if name in REPORTED_METRICS
+        },
         version=version,
     )
     if options.register_in:

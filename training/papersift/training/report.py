@@ -75,9 +75,11 @@ def _plot(
     for axis, key in zip(axes, keys, strict=True):
         metric = key.removeprefix("blend_")
         axis.plot(epochs, [row.get(key, float("nan")) for row in history], label=key)
-        for method, values in rows.items():
-            if method != "papersift" and metric in values:
-                axis.axhline(values[metric], linestyle="--", linewidth=1, label=method)
+        baselines = [(m, v) for m, v in rows.items() if m != "papersift" and metric in v]
+        for colour, (method, values) in enumerate(baselines, start=1):
+            axis.axhline(
+                values[metric], color=f"C{colour}", linestyle="--", linewidth=1, label=method
+            )
         if history:
             axis.axvline(best_epoch, color="grey", linewidth=0.8)
         axis.set_title(f"validation {key} per epoch")
