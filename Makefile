@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 SOURCES := client/papersift/client core server training tests scripts
 
-.PHONY: help venv demo test lint format typecheck proto proto-check pytest clean
+.PHONY: help venv demo test lint format typecheck proto proto-check pytest bench-quality clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ proto-check: $(STAMP)  ## fail if the checked-in generated code differs from pro
 
 pytest: $(STAMP)  ## the test suite against real Redis, PostgreSQL and SQLite
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench-quality: $(STAMP)  ## citeulike-t cold-start benchmark, all methods side by side (BENCH_ARGS=--quick)
+	$(PY) -m bench.quality $(BENCH_ARGS)
 
 clean:  ## remove the virtualenv, caches and demo state
 	rm -rf $(VENV) .demo .mypy_cache .ruff_cache .pytest_cache

@@ -333,7 +333,11 @@ def test_activity_revision_counts_new_interactions_on_the_day(store: Store) -> N
     assert store.revisions(ALICE, NEXT_DAY).activity == 0
     store.record_interactions([make_event("e1", user=BOB)])
     assert store.revisions(ALICE, DAY).activity == first
+    # Impressions and dismissals do not change popularity, so they leave the day's lists alone.
     store.record_interactions([make_event("e2", user=CAROL, kind=InteractionKind.IMPRESSION)])
+    store.record_interactions([make_event("e4", user=CAROL, kind=InteractionKind.DISMISS)])
+    assert store.revisions(ALICE, DAY).activity == first
+    store.record_interactions([make_event("e5", user=CAROL, kind=InteractionKind.SAVE)])
     assert store.revisions(ALICE, DAY).activity > first
     store.record_interactions([make_event("e3", paper=1)])
     assert store.revisions(ALICE, NEXT_DAY).activity > 0

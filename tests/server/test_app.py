@@ -101,6 +101,7 @@ async def test_delete_user_fails_clearly_when_redis_cannot_be_cleaned(
     error = await error_of(api.stub.DeleteUser(pb.DeleteUserRequest(user_id="u1"), timeout=10))
 
     assert error.code == grpc.StatusCode.UNAVAILABLE
+    assert error.details == "the ranking cache is unavailable; nothing was changed, retry later"
     # Nothing was erased, so the caller can simply retry later.
     duplicate = await api.record([make_event("c", "u1", 1)])
     assert duplicate.duplicates == 1

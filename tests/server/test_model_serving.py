@@ -32,6 +32,16 @@ KIND = {
 }
 
 
+def make_click(event_id: str, user_id: str, paper_id: str) -> pb.Interaction:
+    return pb.Interaction(
+        event_id=event_id,
+        user_id=user_id,
+        paper_id=paper_id,
+        kind=pb.INTERACTION_KIND_CLICK,
+        occurred_at=Timestamp(seconds=1_743_600_000),
+    )
+
+
 def paper_message(paper: Paper) -> pb.Paper:
     return pb.Paper(
         paper_id=paper.paper_id,
@@ -155,7 +165,7 @@ async def test_a_new_reader_gets_a_personal_list_right_after_saving(
 
 
 async def test_hot_reload_swaps_models_without_failing_a_request(
-    served: Api, tmp_path: Path, parts: tuple[Any, Any]
+    served: Api, tmp_path: Path, parts: tuple[Any, Any], world: World
 ) -> None:
     versions_seen: set[str] = set()
     stop = asyncio.Event()
@@ -163,7 +173,11 @@ async def test_hot_reload_swaps_models_without_failing_a_request(
     async def keep_ranking(user: str) -> int:
         calls = 0
         while not stop.is_set():
+            # A click before each call makes every call a cache miss scored by the model.
+            click = make_click(f"hot-{user}-{calls}", user, world.papers[calls % 20].paper_id)
+            await served.record([click])
             _, reply = await ranked_ids(served, user)
+            assert not reply.cached
             versions_seen.add(reply.model_version)
             calls += 1
         return calls
@@ -185,13 +199,18 @@ async def test_hot_reload_swaps_models_without_failing_a_request(
     assert all(count > 0 for count in calls)
 
 
+@pytest.mark.parametrize("manifest", ['{"format": 1}', "[1]", "not json", '{"format": 99}'])
 async def test_a_corrupt_bundle_is_refused_and_the_old_model_keeps_serving(
-    served: Api, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    served: Api,
+    tmp_path: Path,
+    parts: tuple[Any, Any],
+    caplog: pytest.LogCaptureFixture,
+    manifest: str,
 ) -> None:
     model_dir = tmp_path / "models"
     broken = model_dir / "v9"
     broken.mkdir()
-    (broken / "manifest.json").write_text('{"format": 1}')
+    (broken / "manifest.json").write_text(manifest)
     caplog.set_level(logging.ERROR, logger="papersift.server.models")
 
     (model_dir / CURRENT).write_text("v9\n")
@@ -204,6 +223,14 @@ async def test_a_corrupt_bundle_is_refused_and_the_old_model_keeps_serving(
     assert current_version(model_dir) == "v9"
     refusals = [r for r in caplog.records if "refused model bundle v9" in r.getMessage()]
     assert len(refusals) == 1  # logged once, not on every poll
+
+    publish(model_dir, parts, "v10")  # the watch survived: a good bundle still gets picked up
+    for _ in range(100):
+        _, reply = await ranked_ids(served, "graphs-reader-2")
+        if reply.model_version == "v10":
+            break
+        await asyncio.sleep(0.05)
+    assert reply.model_version == "v10"
 
 
 def test_the_server_process_never_imports_lightfm(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,18 @@ import pytest
 from papersift.v1 import ranker_pb2 as pb
 from tests.conftest import ThreadedServer
 from tests.server.conftest import DAY, Api, error_of, make_event, make_paper
+
+
+def crafted_token(text: str) -> str:
+    """A page token built by hand rather than returned by the server."""
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+TOKEN_INFINITE = crafted_token(
+    '{"v":1,"u":"u1","d":"2025-04-01","o":Infinity,"m":"","ur":0,"dr":"1.0"}'
+)
+TOKEN_NESTED = crafted_token("[" * 100 + "]" * 100)
+TOKEN_LIST = crafted_token("[1, 2]")
 
 
 async def test_upsert_counts_inserted_updated_unchanged(api: Api) -> None:
@@ -204,6 +217,9 @@ async def test_page_token_keeps_the_snapshot_when_the_list_changes(api: Api) -> 
         ({"limit": -1}, grpc.StatusCode.INVALID_ARGUMENT, "limit: -1 is out of range"),
         ({"limit": 101}, grpc.StatusCode.INVALID_ARGUMENT, "limit: 101 is out of range"),
         ({"page_token": "garbage!"}, grpc.StatusCode.INVALID_ARGUMENT, "page_token: is not"),
+        ({"page_token": TOKEN_INFINITE}, grpc.StatusCode.INVALID_ARGUMENT, "page_token: is not"),
+        ({"page_token": TOKEN_NESTED}, grpc.StatusCode.INVALID_ARGUMENT, "page_token: is not"),
+        ({"page_token": TOKEN_LIST}, grpc.StatusCode.INVALID_ARGUMENT, "page_token: is not"),
         ({"diversity": 1.5}, grpc.StatusCode.INVALID_ARGUMENT, "diversity: 1.5 is outside"),
         ({"diversity": float("nan")}, grpc.StatusCode.INVALID_ARGUMENT, "diversity: nan"),
         ({"diversity": 0.5}, grpc.StatusCode.UNIMPLEMENTED, "diversity: re-ranking"),
@@ -267,6 +283,7 @@ async def test_rank_batch_returns_one_list_per_reader_in_order(api: Api) -> None
         (["a", "b", "a"], grpc.StatusCode.INVALID_ARGUMENT, "user_ids[2]: repeats user_ids[0]"),
         (["a", ""], grpc.StatusCode.INVALID_ARGUMENT, "user_ids[1]: must not be empty"),
         ([f"u{n}" for n in range(1001)], grpc.StatusCode.RESOURCE_EXHAUSTED, "user_ids: has 1001"),
+        ([f"u{n}" for n in range(251)], grpc.StatusCode.RESOURCE_EXHAUSTED, "user_ids: 251 "),
     ],
 )
 async def test_rank_batch_rejects_bad_reader_lists(

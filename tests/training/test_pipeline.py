@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from papersift.core.bundle import current_version, load_current
+from papersift.core.errors import StoreUnavailable
 from papersift.core.store import Store
 from papersift.training.cli import main as train_main
 from papersift.training.data import Corpus, TrainingError, load_store
@@ -144,3 +145,16 @@ def test_cli_reports_errors_without_a_traceback(
         train_main(["--papers", str(papers)])
     assert exited.value.code == 2
     assert "--papers and --interactions go together" in capsys.readouterr().err
+
+
+def test_a_failure_after_writing_publishes_nothing(tmp_path: Path) -> None:
+    world = make_world()
+    model_dir = tmp_path / "models"
+    closed_store = "postgresql+psycopg://postgres@127.0.0.1:1/none"
+    with pytest.raises(StoreUnavailable):
+        train(
+            Corpus(world.papers, world.interactions),
+            TrainOptions(model=QUICK, model_dir=model_dir, register_in=closed_store),
+        )
+    assert current_version(model_dir) is None
+    assert [path.name for path in model_dir.iterdir()] == []  # the unpublished bundle is gone

@@ -39,6 +39,7 @@ class UseClientDefault:
 USE_CLIENT_DEFAULT: Final = UseClientDefault()
 
 TimeoutTypes = float | None | UseClientDefault
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 
 
 def channel_options(*, retry: bool) -> list[tuple[str, str | int]]:
@@ -47,12 +48,15 @@ def channel_options(*, retry: bool) -> list[tuple[str, str | int]]:
     Args:
         retry: Whether gRPC retries calls that failed with UNAVAILABLE (``RETRY_POLICY``).
     """
+    # As large as the server sends: a RankPapersBatch reply with long abstracts passes 4 MB.
+    sizes: list[tuple[str, str | int]] = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
     if not retry:
-        return [("grpc.enable_retries", 0)]
+        return [*sizes, ("grpc.enable_retries", 0)]
     service_config = {
         "methodConfig": [{"name": [{"service": SERVICE_NAME}], "retryPolicy": RETRY_POLICY}]
     }
     return [
+        *sizes,
         ("grpc.enable_retries", 1),
         ("grpc.service_config", json.dumps(service_config)),
     ]

@@ -22,7 +22,6 @@ import os
 import re
 import secrets
 import shutil
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +44,10 @@ _VERSION_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 class BundleError(PaperSiftError):
     """A bundle is missing, incomplete, corrupt or inconsistent; it must not be served."""
+
+
+class BundleUnreadable(BundleError):
+    """Reading a bundle failed with an I/O error that may pass (e.g. a flaky shared volume)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,8 @@ class Manifest:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Manifest:
         """Parse ``manifest.json``; raises ``BundleError`` naming what is wrong."""
+        if not isinstance(data, Mapping):
+            raise BundleError("manifest.json is not a JSON object")
         if data.get("format") != FORMAT:
             raise BundleError(f"manifest format {data.get('format')!r} is not {FORMAT}")
         try:
@@ -125,8 +130,13 @@ def write_bundle(
     params: Mapping[str, Any],
     metrics: Mapping[str, float],
     version: str | None = None,
+    publish_now: bool = True,
 ) -> ModelBundle:
-    """Write a bundle, verify it, and publish it by pointing ``CURRENT`` at it."""
+    """Write a bundle, verify it, and (unless ``publish_now`` is false) point ``CURRENT`` at it.
+
+    With ``publish_now=False`` the caller finishes its own steps first and then calls
+    :func:`publish`; until then no server sees the bundle.
+    """
     scorer.validate()
     _check_consistent(featurizer, scorer)
     now = dt.datetime.now(dt.UTC)
@@ -159,7 +169,8 @@ def write_bundle(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     bundle = load_bundle(final)  # never publish what would not load
-    publish(model_dir, version)
+    if publish_now:
+        publish(model_dir, version)
     return bundle
 
 
@@ -183,8 +194,11 @@ def current_version(model_dir: Path) -> str | None:
 def load_current(model_dir: Path) -> ModelBundle | None:
     """Load the published bundle, or ``None`` when nothing is published."""
     version = current_version(model_dir)
-    if version is None:
-        return None
+    return None if version is None else load_version(model_dir, version)
+
+
+def load_version(model_dir: Path, version: str) -> ModelBundle:
+    """Load ``<model_dir>/<version>`` after checking that ``version`` is a plain version name."""
     if not _VERSION_PATTERN.fullmatch(version):
         raise BundleError(f"{model_dir / CURRENT} names {version[:80]!r}, not a version")
     return load_bundle(model_dir / version)
@@ -196,6 +210,8 @@ def load_bundle(path: Path) -> ModelBundle:
         manifest = Manifest.from_json(json.loads((path / MANIFEST).read_bytes()))
     except FileNotFoundError as exc:
         raise BundleError(f"{path} has no {MANIFEST}") from exc
+    except OSError as exc:
+        raise BundleUnreadable(f"{path / MANIFEST} cannot be read now ({exc})") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BundleError(f"{path / MANIFEST} is not valid JSON ({exc})") from exc
     if manifest.version != path.name:
@@ -215,7 +231,9 @@ def load_bundle(path: Path) -> ModelBundle:
         featurizer = Featurizer.from_json(json.loads((path / FEATURIZER).read_bytes()))
         scorer = Scorer(arrays, scorer_data["params"], scorer_data["user_ids"])
         scorer.validate()
-    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+    except OSError as exc:
+        raise BundleUnreadable(f"{path} cannot be read now ({exc})") from exc
+    except Exception as exc:  # whatever a damaged file makes numpy, json or the scorer raise
         raise BundleError(f"{path} cannot be loaded ({exc!r})") from exc
     _check_consistent(featurizer, scorer)
     return ModelBundle(manifest=manifest, featurizer=featurizer, scorer=scorer, path=path)

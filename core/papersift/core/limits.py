@@ -12,3 +12,5 @@ MAX_URL_LENGTH = 2_048
 MAX_SOURCE_LENGTH = 64
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+# RankPapersBatch: readers x limit; keeps a reply of long abstracts within the message size.
+MAX_BATCH_RANKED = 5_000

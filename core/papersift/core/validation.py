@@ -10,7 +10,7 @@ from papersift.core import limits
 from papersift.core.errors import InvalidInput
 from papersift.core.types import Interaction, Paper
 
-_DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _URL_PATTERN = re.compile(r"https?://\S+", re.IGNORECASE)
 
 

@@ -23,8 +23,9 @@ from papersift.v1 import ranker_pb2, ranker_pb2_grpc
 logger = logging.getLogger(__name__)
 
 RANKER_SERVICE = ranker_pb2.DESCRIPTOR.services_by_name["Ranker"].full_name
-# Big enough for 1,000 papers with long abstracts; larger messages get RESOURCE_EXHAUSTED.
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+# Big enough for 1,000 papers with long abstracts, and for the largest RankPapersBatch reply
+# (limits.MAX_BATCH_RANKED papers); larger requests get RESOURCE_EXHAUSTED from gRPC itself.
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 _READINESS_MAX_BACKOFF = 30.0
 
 
@@ -54,7 +55,10 @@ class PaperSiftServer:
                 ("grpc.so_reuseport", 0),
             ]
         )
-        await self._models.refresh()
+        try:
+            await self._models.refresh()
+        except Exception:  # serve POPULAR rather than not at all; the watch keeps trying
+            logger.exception("cannot load a model from %s at start-up", self.settings.model_dir)
         self._watch_task = asyncio.create_task(
             self._models.watch(self.settings.model_poll_interval)
         )
@@ -99,8 +103,10 @@ class PaperSiftServer:
                 break
             except StoreUnavailable as exc:
                 logger.warning("store not reachable (%s); retrying in %.1f s", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, _READINESS_MAX_BACKOFF)
+            except Exception:  # e.g. a schema newer than this server: say so, keep trying
+                logger.exception("store migration failed; retrying in %.1f s", delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _READINESS_MAX_BACKOFF)
         self._readiness.ready = True
         for name in ("", RANKER_SERVICE):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)

@@ -161,6 +161,16 @@ def batch_user_ids_from_proto(values: Sequence[str]) -> list[UserId]:
     return [UserId(value) for value in values]
 
 
+def check_batch_ranked(readers: int, limit: int) -> None:
+    """Bound the papers one ``RankPapersBatch`` reply holds (readers x limit)."""
+    if readers * limit > limits.MAX_BATCH_RANKED:
+        raise TooLarge(
+            "user_ids",
+            f"{readers} readers x limit {limit} = {readers * limit} papers; at most "
+            f"{limits.MAX_BATCH_RANKED} per call: send fewer user_ids or a smaller limit",
+        )
+
+
 def paper_to_proto(paper: Paper) -> pb.Paper:
     """A domain paper as a protobuf message."""
     return pb.Paper(

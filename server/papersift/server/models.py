@@ -11,7 +11,13 @@ import asyncio
 import logging
 from pathlib import Path
 
-from papersift.core.bundle import BundleError, ModelBundle, current_version, load_bundle
+from papersift.core.bundle import (
+    BundleError,
+    BundleUnreadable,
+    ModelBundle,
+    current_version,
+    load_version,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -30,11 +36,14 @@ class ModelHolder:
         loaded = self.current.version if self.current else None
         if version is None or version == loaded or version in self._refused:
             return False
+        kept = f"keeping model {loaded}" if loaded else "no model loaded; ranking POPULAR"
         try:
-            bundle = await asyncio.to_thread(load_bundle, self.model_dir / version)
+            bundle = await asyncio.to_thread(load_version, self.model_dir, version)
+        except BundleUnreadable as exc:  # may pass: try again at the next poll
+            logger.warning("cannot read model bundle %s yet: %s; %s", version, exc, kept)
+            return False
         except BundleError as exc:
             self._refused.add(version)
-            kept = f"keeping model {loaded}" if loaded else "no model loaded; ranking POPULAR"
             logger.error("refused model bundle %s: %s; %s", version, exc, kept)
             return False
         self.current = bundle
@@ -49,3 +58,5 @@ class ModelHolder:
                 await self.refresh()
             except OSError as exc:  # e.g. the model volume is briefly unavailable
                 logger.warning("cannot read %s: %s", self.model_dir, exc)
+            except Exception:  # the watch must outlive any surprise; the old model keeps serving
+                logger.exception("checking %s for a new model failed", self.model_dir)

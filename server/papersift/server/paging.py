@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from papersift.core.errors import InvalidInput
 
 _TOKEN_VERSION = 1
+_MAX_TOKEN_LENGTH = 2_048
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +46,13 @@ class PageToken:
 def decode_page_token(token: str, *, user_id: str, date: dt.date) -> PageToken:
     """Parse a token from a previous response for the same ``user_id`` and ``date``."""
     problem = "is not a token returned by RankPapers; omit it to start from page one"
+    if len(token) > _MAX_TOKEN_LENGTH:
+        raise InvalidInput("page_token", problem)
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         payload = json.loads(raw)
+        if not isinstance(payload, dict) or not isinstance(payload.get("o"), int):
+            raise InvalidInput("page_token", problem)
         parsed = PageToken(
             user_id=str(payload["u"]),
             date=dt.date.fromisoformat(payload["d"]),
@@ -57,7 +62,15 @@ def decode_page_token(token: str, *, user_id: str, date: dt.date) -> PageToken:
             day_rev=str(payload["dr"]),
         )
         valid = payload.get("v") == _TOKEN_VERSION and parsed.offset > 0
-    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
+    except (
+        binascii.Error,
+        ValueError,
+        TypeError,
+        KeyError,
+        UnicodeDecodeError,
+        OverflowError,
+        RecursionError,
+    ):
         raise InvalidInput("page_token", problem) from None
     if not valid:
         raise InvalidInput("page_token", problem)

@@ -29,7 +29,7 @@ from papersift.core.types import (
     UpsertResult,
     UserId,
 )
-from papersift.server.cache import CacheKey, RankCache
+from papersift.server.cache import CacheKey, CacheUnavailable, RankCache
 from papersift.server.lru import Lru
 from papersift.server.models import ModelHolder
 from papersift.server.paging import PageToken
@@ -102,6 +102,7 @@ class RankingService:
         self._max_list_length = max_list_length
         self._day_papers: Lru[tuple[dt.date, int], Mapping[PaperId, Paper]] = Lru(16)
         self._day_items: Lru[tuple[str, dt.date, int], DayItems] = Lru(16)
+        self._preparing: dict[tuple[str, dt.date, int], asyncio.Future[DayItems]] = {}
 
     async def upsert_papers(self, papers: Sequence[Paper]) -> UpsertResult:
         """Insert or update papers in one transaction."""
@@ -120,7 +121,10 @@ class RankingService:
         """
         cached = await self._cache.delete_user(user_id)
         interactions = await asyncio.to_thread(self._store.delete_user, user_id)
-        cached += await self._cache.delete_user(user_id)
+        try:
+            cached += await self._cache.delete_user(user_id)
+        except CacheUnavailable as exc:  # such a list is keyed by an old revision: never served
+            logger.warning("could not re-check cached lists of a deleted user: %s", exc)
         return DeleteCounts(interactions=interactions, cached_lists=cached)
 
     @property
@@ -134,12 +138,17 @@ class RankingService:
         revisions = await asyncio.to_thread(self._store.revisions, query.user_id, query.date)
         if revisions.papers == 0:
             raise NotFound(f"no papers are listed on {query.date.isoformat()}")
+        # A PERSONAL list depends on the model, the reader and the day's papers, not on what
+        # others click: leaving the day's activity out of its key keeps it cached all day.
+        personal = model is not None and model.scorer.has_user(query.user_id)
         key = CacheKey(
             model_version=model.version if model else "",
             date=query.date,
             user_id=query.user_id,
             user_rev=revisions.user,
-            day_rev=f"{revisions.papers}.{revisions.activity}",
+            day_rev=str(revisions.papers)
+            if personal
+            else f"{revisions.papers}.{revisions.activity}",
         )
         offset = 0
         ranking: RankedList | None = None
@@ -219,15 +228,22 @@ class RankingService:
     ) -> DayItems:
         key = (model.version, date, papers_rev)
         day = self._day_items.get(key)
-        if day is None:
+        if day is not None:
+            return day
+        # After a reload or on a new day many requests miss at once: prepare the day only once.
+        pending = self._preparing.get(key)
+        if pending is None:
             paper_ids = tuple(sorted(papers))
 
-            def prepare() -> PreparedItems:
+            def prepare() -> DayItems:
                 features = model.featurizer.transform([papers[pid] for pid in paper_ids])
-                return model.scorer.prepare_items(features)
+                return DayItems(paper_ids, model.scorer.prepare_items(features))
 
-            day = DayItems(paper_ids, await asyncio.to_thread(prepare))
-            self._day_items.put(key, day)
+            pending = asyncio.ensure_future(asyncio.to_thread(prepare))
+            self._preparing[key] = pending
+            pending.add_done_callback(lambda _: self._preparing.pop(key, None))
+        day = await asyncio.shield(pending)
+        self._day_items.put(key, day)
         return day
 
     async def _history(self, model: ModelBundle, signals: UserSignals) -> UserHistory | None:

@@ -61,9 +61,13 @@ class RankerServicer(pb_grpc.RankerServicer):
             return await handler(request)
         except tuple(error for error, _ in _STATUS_OF_ERROR) as exc:
             code = next(code for error, code in _STATUS_OF_ERROR if isinstance(exc, error))
+            message = str(exc)
             if code is grpc.StatusCode.UNAVAILABLE:
+                # Callers learn what failed and what to do; hosts and names stay in our logs.
                 logger.warning("request failed: %s", exc)
-            await context.abort(code, str(exc))
+                what = "store" if isinstance(exc, StoreUnavailable) else "ranking cache"
+                message = f"the {what} is unavailable; nothing was changed, retry later"
+            await context.abort(code, message)
 
     async def UpsertPapers(
         self,
@@ -133,6 +137,7 @@ class RankerServicer(pb_grpc.RankerServicer):
         user_ids = convert.batch_user_ids_from_proto(request.user_ids)
         date = parse_date(request.date, "date")
         limit = convert.limit_from_proto(request.limit)
+        convert.check_batch_ranked(len(user_ids), limit)
         pages = await self._service.rank_many(user_ids, date, limit)
         return pb.RankPapersBatchResponse(
             results=[

@@ -183,7 +183,7 @@ def per_user_svm_scores(
                     [np.ones(positives.size, dtype=np.int64), np.zeros(negatives.size, np.int64)]
                 )
                 model = LinearSVC(
-                    C=c, class_weight="balanced", max_iter=max_iter, tol=1e-6, random_state=0
+                    C=c, class_weight="balanced", max_iter=max_iter, random_state=0
                 )
                 model.fit(items[rows], labels)
                 weights[user - start] = model.coef_[0]

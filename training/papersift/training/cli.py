@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model = parser.add_argument_group("model")
     model.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    model.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="LightFM threads; only 1 (the default) is exactly reproducible with --seed",
+    )
     model.add_argument("--epochs", type=int, help="most epochs (early stopping may stop sooner)")
     model.add_argument("--components", type=int, help="size of the latent vectors")
     model.add_argument(
@@ -66,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("read either --database-url or --papers/--interactions, not both")
     if not args.database_url and not args.papers:
         parser.error("say what to train on: --database-url URL or --papers/--interactions")
+    if args.threads < 1:
+        parser.error("--threads must be at least 1")
     if not 0.0 < args.validation_fraction < 1.0:
         parser.error("--validation-fraction must be between 0 and 1")
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp  # type: ignore[import-untyped]
 
-from papersift.core.bundle import ModelBundle, new_version, write_bundle
+from papersift.core.bundle import ModelBundle, new_version, publish, write_bundle
 from papersift.core.features import Featurizer
 from papersift.core.scoring import PreparedItems
 from papersift.core.signals import UserSignals
@@ -114,22 +115,43 @@ def train(
             if name in REPORTED_METRICS
         },
         version=version,
+        publish_now=False,
     )
+    try:
+        report = _finish(options, bundle, history, epochs, comparison)
+    except BaseException:
+        shutil.rmtree(bundle.path, ignore_errors=True)  # never published: no server saw it
+        raise
+    # Last step, so that a failure anywhere above publishes nothing.
+    publish(options.model_dir, bundle.version)
+    return TrainOutcome(bundle, comparison, history, epochs, report)
+
+
+def _finish(
+    options: TrainOptions,
+    bundle: ModelBundle,
+    history: list[dict[str, float]],
+    best_epoch: int,
+    comparison: dict[str, dict[str, float]],
+) -> Path | None:
+    """Register the bundle and write the report: the steps between writing and publishing."""
     if options.register_in:
         _register(options.register_in, bundle)
-    report = None
-    if options.report_dir is not None and history:
-        from papersift.training.report import write_report
+    if options.report_dir is None or not history:
+        return None
+    from papersift.training.report import write_report
 
-        report = write_report(
+    try:
+        return write_report(
             options.report_dir,
             version=bundle.version,
             history=history,
-            best_epoch=epochs,
+            best_epoch=best_epoch,
             rows=comparison,
             metrics=REPORTED_METRICS,
         )
-    return TrainOutcome(bundle, comparison, history, epochs, report)
+    except OSError as exc:
+        raise TrainingError(f"cannot write the report to {options.report_dir}: {exc}") from exc
 
 
 def _split(papers: list[Paper], signals: dict[UserId, UserSignals], fraction: float) -> _Split:

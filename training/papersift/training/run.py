@@ -21,6 +21,7 @@ def run(args: argparse.Namespace) -> int:
         name: value
         for name, value in (
             ("seed", args.seed),
+            ("num_threads", args.threads),
             ("epochs", args.epochs),
             ("components", args.components),
         )

@@ -372,11 +372,14 @@ class Store:
         statement = (
             self._insert(interactions)
             .on_conflict_do_nothing(index_elements=[interactions.c.event_id])
-            .returning(interactions.c.paper_id)
+            .returning(interactions.c.paper_id, interactions.c.kind)
         )
         rows = [_interaction_values(interaction) for interaction in unique]
-        inserted = connection.execute(statement, rows).scalars().all()
-        self._bump(connection, (dates[paper_id] for paper_id in inserted), "activity_rev")
+        inserted = connection.execute(statement, rows).all()
+        # Only what popularity counts changes a day's POPULAR lists; impressions (the digest
+        # records many) and dismissals (they change the dismisser's own list only) do not.
+        popular_days = (dates[paper_id] for paper_id, kind in inserted if kind in _POPULAR_KINDS)
+        self._bump(connection, popular_days, "activity_rev")
         return RecordResult(accepted=len(inserted), duplicates=len(batch) - len(inserted))
 
     def _paper_dates(self, connection: sa.Connection, paper_ids: set[str]) -> dict[str, dt.date]:
