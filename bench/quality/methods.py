@@ -9,6 +9,7 @@ LightFM methods go through ``papersift.training.model.fit`` and then the server'
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -18,7 +19,7 @@ import numpy.typing as npt
 import scipy.sparse as sp  # type: ignore[import-untyped]
 from tqdm import tqdm
 
-from bench.quality.tasks import IntArray, RankingTask, user_id
+from bench.quality.tasks import IntArray, RankingTask, sample_rows, user_id
 from papersift.core.features import FeatureConfig
 from papersift.core.scoring import Scorer, UserHistory
 from papersift.training.baselines import (
@@ -55,6 +56,11 @@ class Method(Protocol):
         ...
 
     @property
+    def features(self) -> FeatureConfig:
+        """The featurizer configuration whose features it uses."""
+        ...
+
+    @property
     def max_users(self) -> int | None:
         """Most eval users it is judged on (a sample when the task has more); None for all."""
         ...
@@ -62,6 +68,13 @@ class Method(Protocol):
     def fit(self, task: RankingTask) -> Ranker:
         """Learn from the task's training data."""
         ...
+
+
+def _training_rows(matrix: sp.csr_matrix) -> tuple[sp.csr_matrix, list[str]]:
+    # Users without a training paper have nothing to learn from: they stay out of the model.
+    users = np.flatnonzero(np.diff(matrix.indptr) > 0)
+    ids: list[str] = [user_id(int(row)) for row in users]
+    return sp.csr_matrix(matrix[users], dtype=np.float32), ids
 
 
 def _tick(bar: tqdm[Any]) -> None:
@@ -135,7 +148,7 @@ class SvmMethod:
     seed: int = 0
     features: FeatureConfig = field(default_factory=FeatureConfig)
     name: str = "per-user linear SVM"
-    max_users: int | None = 1500
+    max_users: int | None = None
     progress: bool = True
 
     def fit(self, task: RankingTask) -> Ranker:
@@ -214,22 +227,28 @@ class ScorerRanker:
 
 @dataclass(frozen=True)
 class TrainedModel:
-    """A fitted model's scorer and what its training chose."""
+    """A fitted model's scorer and the configuration it was fitted with."""
 
     scorer: Scorer
-    epochs: int
-    blend_weight: float
+    config: ModelConfig
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the training job's validation chose: the configuration to refit with."""
+
+    config: ModelConfig
+    validation_users: int
+    seconds: float
 
 
 @dataclass(frozen=True)
 class LightFMMethod:
     """A model trained by ``papersift.training.model.fit`` with ``config``.
 
-    With ``validate`` it is trained the way the training job trains (``pipeline.train``): a
-    seeded ``validation_fraction`` of the training papers is carved out as item-cold-start
-    validation for early stopping and the blend weight, then the model is refitted on all
-    training papers with the chosen epochs and blend weight. Without it, ``config.epochs``
-    epochs are trained and ``config.blend_weight`` is used.
+    With ``validate`` it is trained the way the training job trains (``pipeline.train``): see
+    :meth:`select`, then a refit on all training papers with the chosen epochs and blend
+    weight. Without it, ``config.epochs`` epochs are trained and ``config.blend_weight`` is used.
     """
 
     name: str
@@ -237,6 +256,8 @@ class LightFMMethod:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     validate: bool = False
     validation_fraction: float = 0.2
+    #: Users the validation ranks each epoch (a seeded sample); None for all of them.
+    validation_users: int | None = 1500
     max_users: int | None = None
     progress: bool = True
 
@@ -244,41 +265,60 @@ class LightFMMethod:
         """Train on the task's users with at least one training paper."""
         model = self.train(task, task.train_matrix)
         ranker = ScorerRanker(task, model.scorer, self.features)
-        ranker.details = {"epochs": float(model.epochs), "blend_weight": model.blend_weight}
+        ranker.details = {
+            "epochs": float(model.config.epochs),
+            "blend_weight": float(model.config.blend_weight),
+        }
         return ranker
 
     def train(self, task: RankingTask, matrix: sp.csr_matrix) -> TrainedModel:
         """Fit on ``matrix`` (users x the task's training papers); empty rows are left out."""
+        config = self.select(task, matrix).config if self.validate else self.config
+        interactions, ids = _training_rows(matrix)
         feats = task.features(self.features).train
-        users = np.flatnonzero(np.diff(matrix.indptr) > 0)
-        interactions = sp.csr_matrix(matrix[users], dtype=np.float32)
-        ids: list[str] = [user_id(int(row)) for row in users]
-        config = self.config
-        if self.validate:
-            train, valid = train_validation_split(
-                interactions, self.validation_fraction, seed=config.seed
-            )
-            inner = self._fit(
-                TrainingData(
-                    interactions=sp.csr_matrix(interactions[:, train]),
-                    user_ids=list(ids),
-                    item_features=sp.csr_matrix(feats[train]),
-                ),
-                config,
-                ValidationSet(
-                    candidate_features=sp.csr_matrix(feats[valid]),
-                    relevance=sp.csr_matrix(interactions[:, valid]),
-                ),
-                "validation",
-            )
-            config = dataclasses.replace(
-                config,
-                epochs=max(inner.best_epoch, 1),
-                blend_weight=inner.blend_weight,
-                tune_blend=False,
-            )
         result = self._fit(TrainingData(interactions, ids, feats), config, None, "fit")
-        return TrainedModel(result.scorer, config.epochs, float(config.blend_weight))
+        return TrainedModel(result.scorer, config)
+
+    def select(self, task: RankingTask, matrix: sp.csr_matrix) -> Selection:
+        """Early stopping and the blend weight, chosen as the training job chooses them.
+
+        A seeded ``validation_fraction`` of the training papers is carved out as item
+        cold-start validation (``train_validation_split``); the model is fitted on the rest
+        with that validation set, which stops training and picks the blend weight.
+        """
+        start = time.perf_counter()
+        interactions, ids = _training_rows(matrix)
+        feats = task.features(self.features).train
+        config = self.config
+        train, valid = train_validation_split(
+            interactions, self.validation_fraction, seed=config.seed
+        )
+        relevance = sp.csr_matrix(interactions[:, valid])
+        judged = np.flatnonzero(np.diff(relevance.indptr) > 0)
+        rng = np.random.default_rng([config.seed, 17])
+        judged = judged[sample_rows(judged.size, self.validation_users, rng)]
+        keep = np.zeros(relevance.shape[0], dtype=np.float32)
+        keep[judged] = 1.0
+        # Users outside the sample keep training but have nothing to be judged on.
+        relevance = sp.csr_matrix(sp.diags(keep) @ relevance)
+        relevance.eliminate_zeros()
+        inner = self._fit(
+            TrainingData(
+                interactions=sp.csr_matrix(interactions[:, train]),
+                user_ids=list(ids),
+                item_features=sp.csr_matrix(feats[train]),
+            ),
+            config,
+            ValidationSet(candidate_features=sp.csr_matrix(feats[valid]), relevance=relevance),
+            "validation",
+        )
+        chosen = dataclasses.replace(
+            config,
+            epochs=max(inner.best_epoch, 1),
+            blend_weight=inner.blend_weight,
+            tune_blend=False,
+        )
+        return Selection(chosen, int(judged.size), time.perf_counter() - start)
 
     def _fit(
         self,
@@ -297,9 +337,3 @@ class LightFMMethod:
             return fit(
                 data, config, validation=validation, on_epoch=lambda epoch, entry: _tick(bar)
             )
-
-    def with_epochs(self, epochs: int | None) -> LightFMMethod:
-        """The same method with at most ``epochs`` training epochs (unchanged when None)."""
-        if epochs is None:
-            return self
-        return dataclasses.replace(self, config=dataclasses.replace(self.config, epochs=epochs))

@@ -18,7 +18,8 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from papersift.core.bundle import CURRENT, current_version, write_bundle
-from papersift.core.types import Interaction, Paper
+from papersift.core.types import Interaction
+from papersift.server.convert import paper_to_proto
 from papersift.v1 import ranker_pb2 as pb
 from tests.conftest import REPO_ROOT, ThreadedServer
 from tests.server.conftest import Api
@@ -39,19 +40,6 @@ def make_click(event_id: str, user_id: str, paper_id: str) -> pb.Interaction:
         paper_id=paper_id,
         kind=pb.INTERACTION_KIND_CLICK,
         occurred_at=Timestamp(seconds=1_743_600_000),
-    )
-
-
-def paper_message(paper: Paper) -> pb.Paper:
-    return pb.Paper(
-        paper_id=paper.paper_id,
-        title=paper.title,
-        abstract=paper.abstract,
-        authors=paper.authors,
-        categories=paper.categories,
-        url=paper.url,
-        date=paper.date.isoformat(),
-        source=paper.source,
     )
 
 
@@ -93,7 +81,7 @@ def parts(world: World) -> tuple[Any, Any]:
 
 
 async def load_world(api: Api, world: World) -> None:
-    await api.upsert([paper_message(p) for p in world.papers])
+    await api.upsert([paper_to_proto(p) for p in world.papers])
     await api.record([event_message(i) for i in world.interactions])
 
 

@@ -39,6 +39,7 @@ def main() -> None:
     p.add_argument("--lsa-d", type=int, default=0)
     p.add_argument("--user-feats", action="store_true")
     p.add_argument("--top-words", type=int, default=100)
+    p.add_argument("--extra", nargs="*", default=[], help="name=path.npy score matrices")
     args = p.parse_args()
     split = outer_split(args.fold)
     if args.inner:
@@ -95,10 +96,13 @@ def main() -> None:
     name = "lfmu" if uf is not None else "lfm"
     comps[name] = zscore(ue @ e.T + b[None, :])
     print(f"{name} trained {time.perf_counter() - t0:.0f}s", flush=True)
+    for spec in args.extra:
+        extra_name, _, path = spec.partition("=")
+        comps[extra_name] = zscore(np.load(path))
     for c, s in comps.items():
         print(f"{c}: {fmt(evaluate(split, s))}", flush=True)
     names = list(comps)
-    grid = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
+    grid = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
     results = []
     for ws in itertools.product(grid, repeat=len(names) - 1):
         w_cos = 1.0 - sum(ws)

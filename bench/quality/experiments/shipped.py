@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 import scipy.sparse as sp  # type: ignore[import-untyped]
-from common import Split, features, parse_args, run_folds
+from common import Split, evaluate, features, fmt, parse_args, run_folds
 
 from papersift.core.scoring import UserHistory
 from papersift.training.model import (
@@ -30,6 +30,9 @@ from papersift.training.model import (
 def extra(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", nargs="*", default=[], help="ModelConfig overrides k=v (JSON values)")
     p.add_argument("--no-refit", action="store_true")
+    p.add_argument(
+        "--fold-in", action="store_true", help="also score every user as unknown (FOLD_IN)"
+    )
 
 
 def main() -> None:
@@ -85,6 +88,15 @@ def main() -> None:
             out[pos] = s
         per_user = (time.perf_counter() - t1) / split.eval_users.size * 1000
         print(f"  scoring {per_user:.2f} ms/user for {xc.shape[0]} candidates", flush=True)
+        if args.fold_in:
+            folded = np.zeros_like(out)
+            for pos, u in enumerate(split.eval_users):
+                papers = ru[row_of[int(u)]].indices
+                hist = UserHistory(xt[papers], np.ones(papers.size, dtype=np.float32), empty)
+                s = scorer.score(items, user_id=None, history=hist)
+                assert s is not None
+                folded[pos] = s
+            print(f"  FOLD_IN (same users, unknown to the model): {fmt(evaluate(split, folded))}")
         return out
 
     run_folds(f"shipped {overrides}", args.folds, args.users, args.inner, fn)

@@ -232,7 +232,7 @@ class Scorer:
         """Whether the model was trained on this user (PERSONAL strategy)."""
         return user_id in self._user_index
 
-    def _stored_profile(self, row: int) -> np.ndarray:
+    def _stored_profile(self, row: int) -> sp.csr_matrix:
         if self._profiles is None:
             self._profiles = sp.csr_matrix(
                 (
@@ -242,18 +242,19 @@ class Scorer:
                 ),
                 shape=(len(self.user_ids), self.n_features),
             )
-        return np.asarray(self._profiles[row].todense(), dtype=np.float32).ravel()
+        return sp.csr_matrix(self._profiles[row], dtype=np.float32)
 
-    def _mean_row(self, rows: sp.csr_matrix, weights: np.ndarray | None) -> np.ndarray:
+    def _mean_row(self, rows: sp.csr_matrix, weights: np.ndarray | None) -> sp.csr_matrix:
         # Each paper counts once whatever its length: rows are L2-normalised before averaging.
+        # Kept sparse: a history touches few features, which makes ``profile @ E`` cheap.
         normalized = _row_normalize(rows)
         w = np.ones(rows.shape[0], dtype=np.float32) if weights is None else weights
         total = float(w.sum())
-        mean = np.asarray(normalized.T @ w.astype(np.float32), dtype=np.float32).ravel()
-        return mean / total if total > 0 else mean
+        scaled = (w / total if total > 0 else w).astype(np.float32)
+        return sp.csr_matrix(sp.csr_matrix(scaled[None, :]) @ normalized, dtype=np.float32)
 
-    def _history_parts(self, history: UserHistory) -> tuple[np.ndarray, np.ndarray]:
-        """(content profile, mean paper vector) of a history, negatives subtracted."""
+    def _history_profile(self, history: UserHistory) -> sp.csr_matrix:
+        """The content profile of a history (a 1 x F sparse row), negatives subtracted."""
         for name in ("positive", "negative"):
             m = getattr(history, name)
             if m.ndim != 2 or m.shape[1] != self.n_features:
@@ -267,8 +268,7 @@ class Scorer:
         neg_weight = float(self.params["negative_weight"])
         if history.negative.shape[0] > 0 and neg_weight > 0:
             profile = profile - neg_weight * self._mean_row(history.negative, None)
-        vector = np.asarray(profile @ self.arrays["feature_embeddings"], dtype=np.float32)
-        return profile, vector
+        return profile
 
     def score(
         self,
@@ -303,12 +303,14 @@ class Scorer:
             user_vec = self.arrays["user_embeddings"][row]
             if usable:
                 assert history is not None
-                profile, _ = self._history_parts(history)
+                profile = self._history_profile(history)
             else:
                 profile = self._stored_profile(row)
         else:
             assert history is not None
-            profile, mean_vec = self._history_parts(history)
+            profile = self._history_profile(history)
+            # The profile is the (weighted) mean paper row, so this is the mean paper vector.
+            mean_vec = np.asarray(profile @ self.arrays["feature_embeddings"]).ravel()
             user_vec = self.arrays["fold_in_matrix"] @ mean_vec
             # The ridge solution's scale is arbitrary; trained users' typical norm keeps the
             # balance between the dot product and the paper biases as in training.
@@ -316,7 +318,8 @@ class Scorer:
             if norm > 0:
                 user_vec = user_vec * (float(self.params["fold_in_norm"]) / norm)
         cf = items.vectors @ user_vec.astype(np.float32) + items.biases
-        content = np.asarray(items.content @ profile, dtype=np.float32).ravel()
+        dense_profile = np.asarray(profile.todense(), dtype=np.float32).ravel()
+        content = np.asarray(items.content @ dense_profile, dtype=np.float32).ravel()
         w = float(self.params["blend_weight"])
         blended = (1.0 - w) * _zscore(cf) + w * _zscore(content)
         return np.asarray(blended, dtype=np.float32)

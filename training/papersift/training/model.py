@@ -67,7 +67,7 @@ class ModelConfig:
     """
 
     loss: Loss = "warp"
-    components: int = 128
+    components: int = 64
     learning_schedule: Schedule = "adagrad"
     learning_rate: float = 0.05
     item_alpha: float = 0.0
