@@ -34,6 +34,8 @@ class MethodResult:
     users: int
     fit_seconds: float
     score_seconds: float
+    #: The same metrics on the users of the subsampled method (see ``evaluate``), if any.
+    paired_metrics: dict[str, float] = field(default_factory=dict)
     #: What training chose, when the method reports it (e.g. epochs, blend weight).
     details: dict[str, float] = field(default_factory=dict)
 
@@ -49,20 +51,32 @@ def apply_mask(scores: FloatArray, mask_rows: sp.spmatrix) -> FloatArray:
     return scores
 
 
+@dataclass(frozen=True)
+class Judgement:
+    """Mean metrics over the users judged, and over a subset of them when one was asked for."""
+
+    metrics: dict[str, float]
+    users: int
+    seconds: float
+    subset_metrics: dict[str, float] = field(default_factory=dict)
+
+
 def judge(
     ranker: Ranker,
     task: RankingTask,
     rows: IntArray,
     ks: Sequence[int],
     *,
+    subset: IntArray | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
-) -> tuple[dict[str, float], int, float]:
+) -> Judgement:
     """Metrics of ``ranker`` over the eval users at positions ``rows`` of ``task``.
 
-    Returns:
-        The mean metrics, the number of users counted and the seconds spent scoring.
+    ``subset`` (positions too) gets metrics of its own from the same scores, so that two
+    methods judged on different numbers of users can still be compared on the same ones.
     """
     accumulator = RankingMetrics(ks, with_auc=False)
+    paired = RankingMetrics(ks, with_auc=False) if subset is not None else None
     seconds = 0.0
     for first in range(0, rows.size, chunk_size):
         chunk = rows[first : first + chunk_size]
@@ -71,8 +85,18 @@ def judge(
         seconds += time.perf_counter() - start
         if task.mask is not None:
             apply_mask(scores, task.mask[chunk])
-        accumulator.add(scores, task.relevance[chunk])
-    return accumulator.result(), accumulator.n_users, seconds
+        relevance = task.relevance[chunk]
+        accumulator.add(scores, relevance)
+        if paired is not None and subset is not None:
+            inside = np.isin(chunk, subset)
+            if inside.any():
+                paired.add(scores[inside], relevance[inside])
+    return Judgement(
+        metrics=accumulator.result(),
+        users=accumulator.n_users,
+        seconds=seconds,
+        subset_metrics={} if paired is None else paired.result(),
+    )
 
 
 def evaluate(
@@ -81,6 +105,7 @@ def evaluate(
     ks: Sequence[int],
     *,
     seed: int = 0,
+    paired_users: int | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> MethodResult:
     """Fit ``method`` on ``task`` and judge it on (a sample of) the task's eval users.
@@ -90,23 +115,32 @@ def evaluate(
             (seeded by ``seed``).
         task: The ranking problem.
         ks: Cut-offs of recall@k and nDCG@k.
-        seed: Seed of the user sample.
+        seed: Seed of the user samples.
+        paired_users: Also report the metrics on the sample of this many users that a method
+            with ``max_users == paired_users`` is judged on (same seed, so the same users).
         chunk_size: Users scored and judged at once.
 
     Returns:
         Metrics from :class:`papersift.training.metrics.RankingMetrics` and the wall time of
         ``fit`` and of scoring.
     """
-    rows = sample_rows(task.eval_users.size, method.max_users, np.random.default_rng(seed))
+    n = task.eval_users.size
+    rows = sample_rows(n, method.max_users, np.random.default_rng(seed))
+    subset = (
+        sample_rows(n, paired_users, np.random.default_rng(seed))
+        if paired_users is not None
+        else None
+    )
     start = time.perf_counter()
     ranker = method.fit(task)
     fit_seconds = time.perf_counter() - start
-    metrics, users, score_seconds = judge(ranker, task, rows, ks, chunk_size=chunk_size)
+    judged = judge(ranker, task, rows, ks, subset=subset, chunk_size=chunk_size)
     return MethodResult(
         method=method.name,
-        metrics=metrics,
-        users=users,
+        metrics=judged.metrics,
+        users=judged.users,
         fit_seconds=fit_seconds,
-        score_seconds=score_seconds,
+        score_seconds=judged.seconds,
+        paired_metrics=judged.subset_metrics,
         details=dict(getattr(ranker, "details", {})),
     )

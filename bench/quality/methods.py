@@ -257,7 +257,7 @@ class LightFMMethod:
     validate: bool = False
     validation_fraction: float = 0.2
     #: Users the validation ranks each epoch (a seeded sample); None for all of them.
-    validation_users: int | None = 1500
+    validation_users: int | None = None
     max_users: int | None = None
     progress: bool = True
 

@@ -56,24 +56,34 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+def _paired_column(results: Sequence[MethodResult]) -> bool:
+    return any(r.paired_metrics for r in results)
+
+
 def cold_table(cold: Mapping[str, Sequence[MethodResult]]) -> str:
-    """Item cold start: mean ± sample std over folds of each metric, and mean timings."""
+    """Item cold start: mean ± sample std over folds of each metric, and mean timings.
+
+    When a method was judged on a subsample of the users, a column gives every method's
+    recall@100 on that same subsample.
+    """
+    paired = _paired_column([r for runs in cold.values() for r in runs])
     header = [
         "method",
         *(f"recall@{k}" for k in COLD_KS),
         f"nDCG@{COLD_NDCG}",
+        *(["recall@100, SVM's users"] if paired else []),
         "users/fold",
         "fit s",
         "score s",
     ]
     rows = []
     for name, results in cold.items():
-        metric_cells = [_spread([r.metrics[f"recall@{k}"] for r in results]) for k in COLD_KS]
         rows.append(
             [
                 name,
-                *metric_cells,
+                *(_spread([r.metrics[f"recall@{k}"] for r in results]) for k in COLD_KS),
                 _spread([r.metrics[f"ndcg@{COLD_NDCG}"] for r in results]),
+                *([_spread([r.paired_metrics["recall@100"] for r in results])] if paired else []),
                 f"{np.mean([r.users for r in results]):,.0f}",
                 f"{np.mean([r.fit_seconds for r in results]):.1f}",
                 f"{np.mean([r.score_seconds for r in results]):.1f}",
@@ -94,11 +104,20 @@ def per_fold_table(cold: Mapping[str, Sequence[MethodResult]], folds: Sequence[i
 
 def in_matrix_table(results: Sequence[MethodResult]) -> str:
     """In-matrix split: recall@M with each user's training papers masked."""
-    header = ["method", *(f"recall@{k}" for k in IN_MATRIX_KS), "users", "fit s", "score s"]
+    paired = _paired_column(results)
+    header = [
+        "method",
+        *(f"recall@{k}" for k in IN_MATRIX_KS),
+        *(["recall@100, SVM's users"] if paired else []),
+        "users",
+        "fit s",
+        "score s",
+    ]
     rows = [
         [
             r.method,
             *(f"{r.metrics[f'recall@{k}']:.3f}" for k in IN_MATRIX_KS),
+            *([f"{r.paired_metrics['recall@100']:.3f}"] if paired else []),
             f"{r.users:,}",
             f"{r.fit_seconds:.1f}",
             f"{r.score_seconds:.1f}",
@@ -221,8 +240,8 @@ def plot(results: BenchResults, path: Path) -> None:
         x = np.arange(len(new))
         ax.plot(x, [row.shipped for row in new], marker="o", label=results.new_users_method)
         ax.plot(x, [row.cosine for row in new], marker="s", label="profile cosine")
-        for row in trained:
-            ax.axhline(row.shipped, linestyle="--", color="grey", label="trained users")
+        for row, style in zip(trained, ("--", ":"), strict=False):
+            ax.axhline(row.shipped, linestyle=style, color="grey", label=row.group)
         ax.set_xticks(x, labels)
         ax.set_title("new users (fold-in)")
         ax.set_xlabel("papers given at ranking time")

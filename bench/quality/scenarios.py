@@ -95,9 +95,9 @@ def tune_svm_c(
     recall: dict[float, float] = {}
     for c in grid:
         ranker = SvmMethod(c=c, seed=seed, features=features, progress=False).fit(task)
-        metrics, _, _ = judge(ranker, task, rows, (100,))
-        recall[c] = metrics["recall@100"]
-    best = max(grid, key=lambda c: (recall[c], -c))
+        recall[c] = judge(ranker, task, rows, (100,)).metrics["recall@100"]
+    # Ties (and tasks too small to judge, NaN) go to the most regularised C.
+    best = max(grid, key=lambda c: (np.nan_to_num(recall[c], nan=-1.0), -c))
     return SvmTuning(best, recall, int(rows.size), time.perf_counter() - start)
 
 
@@ -157,7 +157,7 @@ def new_user_experiment(
     seeded shuffle of their training library, through the server's fold-in path
     (``Scorer.score(items, user_id=None, history=...)``), with the profile cosine from the same
     papers alongside. The users kept in the model (a sample of ``trained_users``) are ranked by
-    ``user_id`` for reference.
+    ``user_id`` for reference, all of them and those with as many papers as the held-out ones.
     """
     counts = np.diff(split.train_matrix.indptr)
     has_test = np.diff(split.test_matrix.indptr) > 0
@@ -196,37 +196,43 @@ def new_user_experiment(
         ranker = ScorerRanker(
             new_task, scorer, method.features, personal=False, history_of=history_of
         )
-        shipped, n_users, _ = judge(ranker, new_task, all_rows, (NEW_USER_CUTOFF,))
+        shipped = judge(ranker, new_task, all_rows, (NEW_USER_CUTOFF,))
         lists = [history_of(int(user)) for user in held_eval]
         cosine_ranker = _CosineRanker(new_task, method.features, _rows_matrix(lists, task))
-        cosine, _, _ = judge(cosine_ranker, new_task, all_rows, (NEW_USER_CUTOFF,))
+        cosine = judge(cosine_ranker, new_task, all_rows, (NEW_USER_CUTOFF,))
         label = "all training papers" if size is None else f"first {size}"
         rows.append(
             NewUserRow(
                 group="new (held out of training)",
                 history=label,
-                shipped=shipped[f"recall@{NEW_USER_CUTOFF}"],
-                cosine=cosine[f"recall@{NEW_USER_CUTOFF}"],
-                users=n_users,
+                shipped=shipped.metrics[f"recall@{NEW_USER_CUTOFF}"],
+                cosine=cosine.metrics[f"recall@{NEW_USER_CUTOFF}"],
+                users=shipped.users,
             )
         )
 
-    trained_task = task.for_users(trained_eval, sp.csr_matrix(split.test_matrix[trained_eval]))
-    trained_rows = np.arange(trained_eval.size, dtype=np.int64)
-    personal = ScorerRanker(trained_task, scorer, method.features, personal=True)
-    shipped, n_users, _ = judge(personal, trained_task, trained_rows, (NEW_USER_CUTOFF,))
-    lists = [split.train_matrix[user].indices.astype(np.int64) for user in trained_eval]
-    cosine_ranker = _CosineRanker(trained_task, method.features, _rows_matrix(lists, task))
-    cosine, _, _ = judge(cosine_ranker, trained_task, trained_rows, (NEW_USER_CUTOFF,))
-    rows.append(
-        NewUserRow(
-            group="trained (in the model)",
-            history="all training papers",
-            shipped=shipped[f"recall@{NEW_USER_CUTOFF}"],
-            cosine=cosine[f"recall@{NEW_USER_CUTOFF}"],
-            users=n_users,
+    # Heavy users (as many papers as the held-out ones) are the like-for-like reference.
+    heavy = trained_eval[counts[trained_eval] >= NEW_USER_MIN_PAPERS]
+    for group, users in (
+        ("trained (in the model)", trained_eval),
+        (f"trained, >= {NEW_USER_MIN_PAPERS} training papers", heavy),
+    ):
+        trained_task = task.for_users(users, sp.csr_matrix(split.test_matrix[users]))
+        trained_rows = np.arange(users.size, dtype=np.int64)
+        personal = ScorerRanker(trained_task, scorer, method.features, personal=True)
+        shipped = judge(personal, trained_task, trained_rows, (NEW_USER_CUTOFF,))
+        lists = [split.train_matrix[user].indices.astype(np.int64) for user in users]
+        cosine_ranker = _CosineRanker(trained_task, method.features, _rows_matrix(lists, task))
+        cosine = judge(cosine_ranker, trained_task, trained_rows, (NEW_USER_CUTOFF,))
+        rows.append(
+            NewUserRow(
+                group=group,
+                history="all training papers",
+                shipped=shipped.metrics[f"recall@{NEW_USER_CUTOFF}"],
+                cosine=cosine.metrics[f"recall@{NEW_USER_CUTOFF}"],
+                users=shipped.users,
+            )
         )
-    )
     return NewUserResult(rows=rows, held_out=int(held.size), fit_seconds=fit_seconds)
 
 

@@ -16,7 +16,8 @@ from bench.quality.citeulike import (
     load_in_matrix_split,
     paper_id,
 )
-from bench.quality.run import main
+from bench.quality.evaluate import apply_mask
+from bench.quality.run import main, parse_args
 from papersift.core.features import Featurizer
 from papersift.training.baselines import (
     per_user_svm_scores,
@@ -293,8 +294,39 @@ def test_quick_run_prints_the_table_and_writes_the_results(
     assert "| method | recall@20 | recall@50 | recall@100 | recall@200 | nDCG@20 |" in printed
     for row in ("random", "TF-IDF profile cosine", "per-user linear SVM", "LightFM WARP"):
         assert f"| {row}" in printed
+    assert "recall@100, SVM's users" in printed
     assert "## In-matrix" in printed and "recall@300" in printed
     assert "## New users" in printed and "first 3" in printed
     assert (out / "quality.md").read_text(encoding="utf-8").startswith("# papersift quality")
     assert (out / "quality.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "quality.json").exists()
+
+
+def test_masked_pairs_go_below_every_other_candidate() -> None:
+    scores = np.array([[0.9, 0.5, -3.0], [0.1, 0.2, 0.3]], dtype=np.float32)
+    mask = sp.csr_matrix(np.array([[1, 0, 0], [0, 0, 1]], dtype=np.float32))
+
+    masked = apply_mask(scores.copy(), mask)
+
+    assert np.argsort(-masked[0]).tolist() == [1, 2, 0]
+    assert np.argsort(-masked[1]).tolist() == [1, 0, 2]
+    assert np.isfinite(masked).all()  # the metrics refuse infinities
+
+
+def test_options_from_the_command_line() -> None:
+    assert parse_args([]).users is None  # the protocol judges every user
+    quick = parse_args(["--quick"])
+    assert (quick.folds, quick.users, quick.svm_users, quick.epochs) == (1, 500, 100, 3)
+
+    full = parse_args(["--users", "all", "--methods", "shipped,cosine", "--folds", "2"])
+    assert full.users is None and full.folds == 2
+    assert full.methods == ("cosine", "shipped")  # table order, whatever the order given
+
+
+@pytest.mark.parametrize(
+    "argv", [["--methods", "cosine,magic"], ["--folds", "6"], ["--users", "0"], ["--users", "x"]]
+)
+def test_bad_options_are_refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(argv)
+    assert "error" in capsys.readouterr().err

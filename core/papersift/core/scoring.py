@@ -22,7 +22,8 @@ Arrays (all float32 unless noted; ``F`` features, ``k`` components, ``U`` known 
 =====================  ==========  ==========================================================
 ``feature_embeddings``  (F, k)      ``E``
 ``feature_biases``      (F,)        ``b``
-``user_embeddings``     (U, k)      trained user vectors, rows in ``user_ids`` order
+``user_embeddings``     (U, k)      known users' vectors, rows in ``user_ids`` order (LightFM's,
+                                    or folded in from their training papers, see ``training``)
 ``user_biases``         (U,)        trained user biases (constant per user: no effect on order)
 ``fold_in_matrix``      (k, k)      ``G`` above
 ``profile_data``        (nnz,)      content profiles of known users, CSR (U, F) ...

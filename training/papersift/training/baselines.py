@@ -182,9 +182,7 @@ def per_user_svm_scores(
                 labels = np.concatenate(
                     [np.ones(positives.size, dtype=np.int64), np.zeros(negatives.size, np.int64)]
                 )
-                model = LinearSVC(
-                    C=c, class_weight="balanced", max_iter=max_iter, random_state=0
-                )
+                model = LinearSVC(C=c, class_weight="balanced", max_iter=max_iter, random_state=0)
                 model.fit(items[rows], labels)
                 weights[user - start] = model.coef_[0]
                 biases[user - start] = model.intercept_[0]

@@ -5,10 +5,16 @@ feature rows alone (no item identity features: every paper the server ranks is n
 into the arrays of :class:`papersift.core.scoring.Scorer` and sets the blend weight between the
 factor score and the content-profile cosine (see :mod:`papersift.core.scoring` for the math).
 
+The users' exported vectors are, by default, folded in from their training papers with the very
+formula the scorer uses for unknown users (``ModelConfig.user_vectors``): on citeulike-t item
+cold start that ranks new papers better than LightFM's own user embeddings (see
+``bench/quality/EXPERIMENTS.md``), and it makes PERSONAL and FOLD_IN agree.
+
 With a :class:`ValidationSet` (candidates that must not be in the training data, e.g. papers
 carved out of the training window), every epoch is scored exactly as the server would score
-(PERSONAL users, stored profiles), the blend weight is chosen on a grid, and training stops after
-``patience`` epochs without improvement; the best epoch's parameters are kept.
+(PERSONAL users, stored profiles), the blend weight (and, with ``user_vectors="auto"``, the kind
+of user vectors) is chosen on a grid, and training stops after ``patience`` epochs without
+improvement; the best epoch's parameters are kept.
 
 Determinism: the same data, config and ``seed`` give the same model when ``num_threads == 1``.
 With more threads LightFM's Hogwild updates race, so results vary slightly from run to run.
@@ -32,6 +38,7 @@ from papersift.training.metrics import RankingMetrics
 
 Loss = Literal["warp", "bpr", "warp-kos"]
 Schedule = Literal["adagrad", "adadelta"]
+UserVectors = Literal["trained", "fold_in", "auto"]
 
 DEFAULT_BLEND_GRID: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
 
@@ -59,6 +66,10 @@ class ModelConfig:
         negative_weight: How strongly dismissed papers push a profile away (0 = ignore).
         fold_in_ridge: Ridge of the fold-in regression, relative to the mean eigenvalue of the
             paper vectors' second-moment matrix.
+        user_vectors: The vectors exported for the users in the model: ``trained`` (LightFM's
+            user embeddings), ``fold_in`` (folded in from their training papers exactly as the
+            scorer folds in an unknown user; measured better for ranking new papers), or
+            ``auto`` (the better of the two on the validation set; ``fold_in`` without one).
         validation_k: Cut-off of the validation metric ``recall@k``.
         validation_max_users: Validation users scored per epoch (a seeded sample when there
             are more), bounding the time spent validating.
@@ -82,6 +93,7 @@ class ModelConfig:
     blend_grid: tuple[float, ...] = DEFAULT_BLEND_GRID
     negative_weight: float = 0.5
     fold_in_ridge: float = 0.1
+    user_vectors: UserVectors = "auto"
     validation_k: int = 100
     validation_max_users: int = 1500
     features: FeatureConfig = field(default_factory=FeatureConfig)
@@ -116,6 +128,10 @@ class ModelConfig:
         for name in ("learning_rate", "item_alpha", "user_alpha", "negative_weight"):
             if not (np.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise ValueError(f"{name} must be finite and >= 0, got {getattr(self, name)}")
+        if self.user_vectors not in ("trained", "fold_in", "auto"):
+            raise ValueError(
+                f"user_vectors must be trained, fold_in or auto, got {self.user_vectors!r}"
+            )
         if not self.fold_in_ridge > 0:
             raise ValueError(f"fold_in_ridge must be > 0, got {self.fold_in_ridge}")
         weights = (self.blend_weight, *self.blend_grid)
@@ -193,12 +209,27 @@ class FitResult:
             factor score alone, ``blend_recall@k`` and the ``blend_weight`` achieving it.
         best_epoch: The epoch whose parameters were kept (the last one without validation).
         blend_weight: The blend weight stored in the scorer.
+        fold_in_users: Whether the users' exported vectors are folded in (else LightFM's).
     """
 
     scorer: Scorer
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = 0
     blend_weight: float = 0.0
+    fold_in_users: bool = False
+
+    def refit_config(self, config: ModelConfig) -> ModelConfig:
+        """``config`` with what this (validated) fit chose, for refitting on all the data.
+
+        The best epoch count, the blend weight (no longer tuned) and the kind of user vectors.
+        """
+        return dataclasses.replace(
+            config,
+            epochs=max(self.best_epoch, 1),
+            blend_weight=self.blend_weight,
+            tune_blend=False,
+            user_vectors="fold_in" if self.fold_in_users else "trained",
+        )
 
 
 def _row_normalize(m: sp.csr_matrix) -> sp.csr_matrix:
@@ -262,22 +293,49 @@ def fold_in_matrix(item_vectors: np.ndarray, ridge: float) -> np.ndarray:
     return np.linalg.inv(second + reg * np.eye(k)).astype(np.float32)
 
 
+def folded_in_users(
+    profiles: sp.csr_matrix,
+    item_features: sp.csr_matrix,
+    embeddings: np.ndarray,
+    trained_users: np.ndarray,
+    ridge: float,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Fold every user in from their content profile, as the scorer does for unknown users.
+
+    Returns:
+        (user vectors, fold-in matrix ``G``, the norm every vector is scaled to: the median norm
+        of the trained user embeddings).
+    """
+    g = fold_in_matrix(np.asarray(item_features @ embeddings), ridge)
+    norms = np.linalg.norm(trained_users, axis=1)
+    target = float(np.median(norms)) if norms.size else 1.0
+    mean_vectors = np.asarray(profiles @ embeddings, dtype=np.float32)
+    vectors = mean_vectors @ g.T
+    lengths = np.linalg.norm(vectors, axis=1, keepdims=True)
+    scale = np.where(lengths > 0, target / np.maximum(lengths, 1e-30), 0.0)
+    return (vectors * scale).astype(np.float32), g, target
+
+
 def _export(
     model: Any,
     data: TrainingData,
     config: ModelConfig,
     profiles: sp.csr_matrix,
     blend_weight: float,
+    use_fold_in: bool,
     snapshot: dict[str, np.ndarray],
 ) -> Scorer:
     embeddings = snapshot["item_embeddings"]
-    q = np.asarray(data.item_features @ embeddings)
+    trained = snapshot["user_embeddings"].astype(np.float32)
+    folded, g, norm = folded_in_users(
+        profiles, data.item_features, embeddings, trained, config.fold_in_ridge
+    )
     arrays = {
         "feature_embeddings": embeddings.astype(np.float32),
         "feature_biases": snapshot["item_biases"].astype(np.float32),
-        "user_embeddings": snapshot["user_embeddings"].astype(np.float32),
+        "user_embeddings": folded if use_fold_in else trained,
         "user_biases": snapshot["user_biases"].astype(np.float32),
-        "fold_in_matrix": fold_in_matrix(q, config.fold_in_ridge),
+        "fold_in_matrix": g,
         "profile_data": profiles.data.astype(np.float32),
         "profile_indices": profiles.indices.astype(np.int32),
         "profile_indptr": profiles.indptr.astype(np.int64),
@@ -288,9 +346,8 @@ def _export(
         "n_components": int(embeddings.shape[1]),
         "blend_weight": float(blend_weight),
         "negative_weight": float(config.negative_weight),
-        "fold_in_norm": float(np.median(np.linalg.norm(arrays["user_embeddings"], axis=1)))
-        if arrays["user_embeddings"].shape[0]
-        else 1.0,
+        "fold_in_norm": norm,
+        "user_vectors": "fold_in" if use_fold_in else "trained",
         "config": config.to_json(),
     }
     return Scorer(arrays, params, list(data.user_ids))
@@ -300,7 +357,11 @@ class _Validator:
     """Scores validation users exactly like ``Scorer.score`` with PERSONAL users, in bulk."""
 
     def __init__(
-        self, validation: ValidationSet, profiles: sp.csr_matrix, config: ModelConfig
+        self,
+        validation: ValidationSet,
+        profiles: sp.csr_matrix,
+        item_features: sp.csr_matrix,
+        config: ModelConfig,
     ) -> None:
         rel = sp.csr_matrix(validation.relevance)
         users = np.flatnonzero(np.diff(rel.indptr) > 0)
@@ -314,22 +375,45 @@ class _Validator:
         self.content_z = _zscore_rows(np.asarray(content.todense(), dtype=np.float32))
         self.grid = config.blend_grid if config.tune_blend else (config.blend_weight,)
         self.k = config.validation_k
+        self.profiles = sp.csr_matrix(profiles[self.users])
+        self.item_features = item_features
+        self.ridge = config.fold_in_ridge
+        self.variants = {"auto": (False, True), "trained": (False,), "fold_in": (True,)}[
+            config.user_vectors
+        ]
 
-    def __call__(self, model: Any) -> tuple[float, float, float]:
-        """(recall@k of the factor score, best blended recall@k, its blend weight)."""
+    def _recall(self, scores: np.ndarray) -> float:
+        acc = RankingMetrics((self.k,), with_auc=False)
+        acc.add(scores, self.relevance)
+        return acc.result()[f"recall@{self.k}"]
+
+    def __call__(self, model: Any) -> dict[str, float]:
+        """Validation metrics of the current model with the best blend weight and user vectors.
+
+        Keys: ``recall@k`` (factor score alone, trained user vectors), ``fold_in_recall@k``
+        (factor score alone, folded-in user vectors), ``blend_recall@k`` (the best blend),
+        ``blend_weight`` and ``fold_in`` (1.0 when the best blend uses folded-in vectors).
+        """
         vectors = np.asarray(self.features @ model.item_embeddings, dtype=np.float32)
         biases = np.asarray(self.features @ model.item_biases, dtype=np.float32).ravel()
-        cf = model.user_embeddings[self.users] @ vectors.T + biases[None, :]
-        cf_z = _zscore_rows(cf.astype(np.float32))
-        results = {}
-        for w in (0.0, *self.grid):
-            if w in results:
+        trained = model.user_embeddings[self.users]
+        folded, _, _ = folded_in_users(
+            self.profiles, self.item_features, model.item_embeddings, trained, self.ridge
+        )
+        out: dict[str, float] = {}
+        best = (-1.0, 0.0, 0.0)
+        for use_fold_in, users in ((False, trained), (True, folded)):
+            cf_z = _zscore_rows((users @ vectors.T + biases[None, :]).astype(np.float32))
+            key = "fold_in_recall" if use_fold_in else "recall"
+            out[f"{key}@{self.k}"] = self._recall(cf_z)
+            if use_fold_in not in self.variants:
                 continue
-            acc = RankingMetrics((self.k,), with_auc=False)
-            acc.add((1.0 - w) * cf_z + w * self.content_z, self.relevance)
-            results[w] = acc.result()[f"recall@{self.k}"]
-        best_w = max(self.grid, key=lambda w: (results[w], -w))
-        return results[0.0], results[best_w], float(best_w)
+            for w in self.grid:
+                recall = self._recall((1.0 - w) * cf_z + w * self.content_z)
+                if recall > best[0]:
+                    best = (recall, float(w), float(use_fold_in))
+        out[f"blend_recall@{self.k}"], out["blend_weight"], out["fold_in"] = best
+        return out
 
 
 def _snapshot(model: Any) -> dict[str, np.ndarray]:
@@ -392,10 +476,12 @@ def fit(
         max_sampled=config.max_sampled,
         random_state=np.random.RandomState(config.seed),
     )
-    validator = _Validator(validation, profiles, config) if validation is not None else None
+    validator = (
+        _Validator(validation, profiles, item_features, config) if validation is not None else None
+    )
 
     history: list[dict[str, float]] = []
-    best: tuple[float, int, float, dict[str, np.ndarray]] | None = None
+    best: tuple[float, int, float, bool, dict[str, np.ndarray]] | None = None
     stale = 0
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()
@@ -409,12 +495,11 @@ def fit(
         entry: dict[str, float] = {"epoch": float(epoch)}
         entry["seconds"] = time.perf_counter() - started
         if validator is not None:
-            cf_recall, blend_recall, w = validator(model)
-            k = config.validation_k
-            entry.update({f"recall@{k}": cf_recall, f"blend_recall@{k}": blend_recall})
-            entry["blend_weight"] = w
+            entry.update(validator(model))
+            blend_recall = entry[f"blend_recall@{config.validation_k}"]
             if best is None or blend_recall > best[0]:
-                best = (blend_recall, epoch, w, _snapshot(model))
+                use_fold_in = entry["fold_in"] > 0.5
+                best = (blend_recall, epoch, entry["blend_weight"], use_fold_in, _snapshot(model))
                 stale = 0
             else:
                 stale += 1
@@ -425,11 +510,12 @@ def fit(
             break
 
     if best is None:
-        best = (float("nan"), len(history), config.blend_weight, _snapshot(model))
-    _, best_epoch, blend_weight, snapshot = best
-    scorer = _export(model, data, config, profiles, blend_weight, snapshot)
+        use_fold_in = config.user_vectors != "trained"
+        best = (float("nan"), len(history), config.blend_weight, use_fold_in, _snapshot(model))
+    _, best_epoch, blend_weight, use_fold_in, snapshot = best
+    scorer = _export(model, data, config, profiles, blend_weight, use_fold_in, snapshot)
     scorer.validate()
-    return FitResult(scorer, history, best_epoch, blend_weight)
+    return FitResult(scorer, history, best_epoch, blend_weight, use_fold_in)
 
 
 def train_validation_split(

@@ -81,18 +81,20 @@ def train(
     split = _split(corpus.papers, signals, options.validation_fraction)
     history: list[dict[str, float]] = []
     comparison: dict[str, dict[str, float]] = {}
-    epochs = options.model.epochs
+    final_config = options.model
     if split.valid_papers:
         result, comparison = _validate(split, signals, options, on_epoch)
-        history, epochs = result.history, max(result.best_epoch, 1)
+        history = result.history
+        # Keep what validation chose: the epoch count, the blend weight, the user vectors.
+        final_config = result.refit_config(options.model)
     else:
         logger.warning(
-            "interactions cover a single day: no validation split; training %d epochs", epochs
+            "interactions cover a single day: no validation split; training %d epochs",
+            final_config.epochs,
         )
+    epochs = final_config.epochs
     # The latest days are the most relevant for tomorrow: refit on everything.
-    final_model, featurizer, user_ids = _fit_all(
-        corpus.papers, signals, replace(options.model, epochs=epochs)
-    )
+    final_model, featurizer, user_ids = _fit_all(corpus.papers, signals, final_config)
     start, end = corpus.window
     version = new_version(dt.datetime.now(dt.UTC))
     bundle = write_bundle(
@@ -103,7 +105,7 @@ def train(
         data_start=start,
         data_end=end,
         params={
-            "model": options.model.to_json(),
+            "model": final_config.to_json(),
             "epochs": epochs,
             "users": len(user_ids),
             "papers": len(corpus.papers),

@@ -61,18 +61,14 @@ def main() -> None:
         )
         print(
             f"  inner: best_epoch={inner.best_epoch} w={inner.blend_weight} "
+            f"fold_in_users={inner.fold_in_users} "
             f"last={inner.history[-1]} ({time.perf_counter() - t0:.0f}s)",
             flush=True,
         )
         if args.no_refit:
             result = inner
         else:
-            final = dataclasses.replace(
-                config,
-                epochs=max(inner.best_epoch, 1),
-                blend_weight=inner.blend_weight,
-                tune_blend=False,
-            )
+            final = inner.refit_config(config)
             result = fit(TrainingData(ru, ids, xt), final)
         scorer = result.scorer
         items = scorer.prepare_items(xc)

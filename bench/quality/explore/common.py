@@ -1,7 +1,7 @@
 """Shared plumbing of the model experiments: data, folds, inner validation split, evaluation.
 
 Run experiments as scripts from the repository root, e.g.
-``.venv/bin/python bench/quality/experiments/profile_cosine.py --folds 0``. They are standalone
+``.venv/bin/python bench/quality/explore/profile_cosine.py --folds 0``. They are standalone
 (their own small loader, same protocol as ``shared/data/README.md``) so that they do not depend
 on the benchmark package's import chain.
 """
