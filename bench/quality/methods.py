@@ -8,7 +8,6 @@ LightFM methods go through ``papersift.training.model.fit`` and then the server'
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -247,8 +246,8 @@ class LightFMMethod:
     """A model trained by ``papersift.training.model.fit`` with ``config``.
 
     With ``validate`` it is trained the way the training job trains (``pipeline.train``): see
-    :meth:`select`, then a refit on all training papers with the chosen epochs and blend
-    weight. Without it, ``config.epochs`` epochs are trained and ``config.blend_weight`` is used.
+    :meth:`select`, then a refit on all training papers with what the validation chose.
+    Without it, ``config.epochs`` epochs are trained and ``config.blend_weight`` is used.
     """
 
     name: str
@@ -284,7 +283,8 @@ class LightFMMethod:
 
         A seeded ``validation_fraction`` of the training papers is carved out as item
         cold-start validation (``train_validation_split``); the model is fitted on the rest
-        with that validation set, which stops training and picks the blend weight.
+        with that validation set, which stops training and picks the blend weight (and the kind
+        of user vectors); ``FitResult.refit_config`` carries the choice into the refit.
         """
         start = time.perf_counter()
         interactions, ids = _training_rows(matrix)
@@ -312,13 +312,7 @@ class LightFMMethod:
             ValidationSet(candidate_features=sp.csr_matrix(feats[valid]), relevance=relevance),
             "validation",
         )
-        chosen = dataclasses.replace(
-            config,
-            epochs=max(inner.best_epoch, 1),
-            blend_weight=inner.blend_weight,
-            tune_blend=False,
-        )
-        return Selection(chosen, int(judged.size), time.perf_counter() - start)
+        return Selection(inner.refit_config(config), int(judged.size), time.perf_counter() - start)
 
     def _fit(
         self,

@@ -166,7 +166,7 @@ def shipped_config() -> tuple[ModelConfig | None, FeatureConfig]:
 
 
 def plain_warp_config() -> ModelConfig:
-    """LightFM as it comes: WARP on the item features, no content blend, nothing tuned."""
+    """LightFM as it comes: WARP on the item features, its own user embeddings, no blend."""
     return ModelConfig(
         loss="warp",
         components=PLAIN_COMPONENTS,
@@ -177,6 +177,7 @@ def plain_warp_config() -> ModelConfig:
         epochs=PLAIN_EPOCHS,
         blend_weight=0.0,
         tune_blend=False,
+        user_vectors="trained",
     )
 
 
@@ -320,8 +321,9 @@ def _selected(
         f"weight were chosen on an item-cold-start validation carve-out "
         f"({method.validation_fraction:.0%} of fold 0's training papers, "
         f"{selection.validation_users:,} users judged): {config.epochs} epochs, blend weight "
-        f"{config.blend_weight:g} ({selection.seconds:.0f} s); every task then refits on all "
-        "its training papers with them."
+        f"{config.blend_weight:g}, {config.user_vectors} user vectors "
+        f"({selection.seconds:.0f} s); every task then refits on all its training papers "
+        "with them."
     )
     return dataclasses.replace(method, config=config, validate=False)
 
