@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse as sp  # type: ignore[import-untyped]
+import scipy.sparse as sp
 
 from bench.quality.methods import FloatArray, Method, Ranker
 from bench.quality.tasks import IntArray, RankingTask, sample_rows

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp  # type: ignore[import-untyped]
+import scipy.sparse as sp
 from tqdm import tqdm
 
 from bench.quality.tasks import IntArray, RankingTask, sample_rows, user_id

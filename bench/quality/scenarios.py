@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp  # type: ignore[import-untyped]
+import scipy.sparse as sp
 
 from bench.quality.citeulike import Citeulike, FoldSplit, InMatrixSplit, fold_split
 from bench.quality.evaluate import judge

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import scipy.sparse as sp  # type: ignore[import-untyped]
+import scipy.sparse as sp
 
 from bench.quality.citeulike import (
     Citeulike,

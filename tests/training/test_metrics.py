@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-import scipy.sparse as sp  # type: ignore[import-untyped]
+import scipy.sparse as sp
 
 from papersift.training.metrics import RankingMetrics, ranking_metrics, recall_at_k
 

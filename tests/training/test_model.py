@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-import scipy.sparse as sp  # type: ignore[import-untyped]
+import scipy.sparse as sp
 
 from papersift.core.scoring import UserHistory
 from papersift.training.metrics import ranking_metrics

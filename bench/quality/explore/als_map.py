@@ -10,10 +10,10 @@ import argparse
 import time
 
 import numpy as np
-import scipy.sparse as sp  # type: ignore[import-untyped]
+import scipy.sparse as sp
 from common import evaluate, features, fmt, inner_split, outer_split
-from sklearn.linear_model import Ridge  # type: ignore[import-untyped]
-from sklearn.preprocessing import normalize  # type: ignore[import-untyped]
+from sklearn.linear_model import Ridge
+from sklearn.preprocessing import normalize
 
 from papersift.core.features import FeatureConfig
 

@@ -14,11 +14,11 @@ import itertools
 import time
 
 import numpy as np
-import scipy.sparse as sp  # type: ignore[import-untyped]
+import scipy.sparse as sp
 from common import evaluate, features, fmt, inner_split, outer_split
-from lightfm import LightFM  # type: ignore[import-untyped]
-from sklearn.preprocessing import normalize  # type: ignore[import-untyped]
-from sklearn.utils.extmath import randomized_svd  # type: ignore[import-untyped]
+from lightfm import LightFM
+from sklearn.preprocessing import normalize
+from sklearn.utils.extmath import randomized_svd
 
 from papersift.core.features import FeatureConfig
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import scipy.sparse as sp  # type: ignore[import-untyped]
+import scipy.sparse as sp
 from common import Split, features, parse_args, run_folds
-from sklearn.preprocessing import normalize  # type: ignore[import-untyped]
-from sklearn.utils.extmath import randomized_svd  # type: ignore[import-untyped]
+from sklearn.preprocessing import normalize
+from sklearn.utils.extmath import randomized_svd
 
 from papersift.core.features import FeatureConfig
 

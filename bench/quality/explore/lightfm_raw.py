@@ -9,7 +9,7 @@ import argparse
 import time
 
 import numpy as np
-import scipy.sparse as sp  # type: ignore[import-untyped]
+import scipy.sparse as sp
 from common import (
     evaluate,
     features,
@@ -17,8 +17,8 @@ from common import (
     inner_split,
     outer_split,
 )
-from lightfm import LightFM  # type: ignore[import-untyped]
-from sklearn.preprocessing import normalize  # type: ignore[import-untyped]
+from lightfm import LightFM
+from sklearn.preprocessing import normalize
 
 from papersift.core.features import FeatureConfig
 

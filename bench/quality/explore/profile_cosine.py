@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import scipy.sparse as sp  # type: ignore[import-untyped]
+import scipy.sparse as sp
 from common import Split, features, parse_args, run_folds
-from sklearn.preprocessing import normalize  # type: ignore[import-untyped]
+from sklearn.preprocessing import normalize
 
 from papersift.core.features import FeatureConfig
 

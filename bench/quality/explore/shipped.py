@@ -14,7 +14,7 @@ import json
 import time
 
 import numpy as np
-import scipy.sparse as sp  # type: ignore[import-untyped]
+import scipy.sparse as sp
 from common import Split, evaluate, features, fmt, parse_args, run_folds
 
 from papersift.core.scoring import UserHistory

@@ -7,12 +7,12 @@ the two-way cos 0.3 + LightFM 0.7 blend is printed alongside for reference.
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp  # type: ignore[import-untyped]
+import scipy.sparse as sp
 from als_map import als_step
 from common import Split, evaluate, features, fmt, parse_args, run_folds
-from lightfm import LightFM  # type: ignore[import-untyped]
-from sklearn.linear_model import Ridge  # type: ignore[import-untyped]
-from sklearn.preprocessing import normalize  # type: ignore[import-untyped]
+from lightfm import LightFM
+from sklearn.linear_model import Ridge
+from sklearn.preprocessing import normalize
 
 from papersift.core.features import FeatureConfig
 

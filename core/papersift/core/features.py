@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp  # type: ignore[import-untyped]
-from sklearn.feature_extraction.text import TfidfVectorizer  # type: ignore[import-untyped]
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 from papersift.core.types import Paper
 

@@ -20,8 +20,8 @@ from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp  # type: ignore[import-untyped]
-from sklearn.svm import LinearSVC  # type: ignore[import-untyped]
+import scipy.sparse as sp
+from sklearn.svm import LinearSVC
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp  # type: ignore[import-untyped]
+import scipy.sparse as sp
 
 from papersift.core.errors import PaperSiftError, StoreUnavailable
 from papersift.core.signals import UserSignals, user_signals

@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import scipy.sparse as sp  # type: ignore[import-untyped]
-from scipy.stats import rankdata  # type: ignore[import-untyped]
+import scipy.sparse as sp
+from scipy.stats import rankdata
 
 DEFAULT_KS: tuple[int, ...] = (10, 20, 50, 100, 200)
 """The cut-offs reported when none are given."""

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-import scipy.sparse as sp  # type: ignore[import-untyped]
-from lightfm import LightFM  # type: ignore[import-untyped]
+import scipy.sparse as sp
+from lightfm import LightFM
 
 from papersift.core.features import FeatureConfig
 from papersift.core.scoring import FORMAT, Scorer

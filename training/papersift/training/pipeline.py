@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp  # type: ignore[import-untyped]
+import scipy.sparse as sp
 
 from papersift.core.bundle import ModelBundle, new_version, publish, write_bundle
 from papersift.core.features import Featurizer
