@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from papersift.client.feeds import FeedError, parse_arxiv_atom, parse_arxiv_rss
+from tests.client.feed_samples import assert_is_l2m
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
 
@@ -40,17 +41,7 @@ def test_atom_entries() -> None:
         "arxiv:2403.11807",
     ]
     first = papers[0]
-    assert first.title == (
-        "L$^2$M: Mutual Information Scaling Law for Long-Context Language Modeling"
-    )
-    assert first.authors == (
-        "Zhuo Chen",
-        "Oriol Mayné i Comas",
-        "Zhuotao Jin",
-        "Di Luo",
-        "Marin Soljačić",
-    )
-    assert first.abstract.startswith("We rigorously establish a bipartite mutual information")
+    assert_is_l2m(first)
     assert "\n" not in first.abstract and "  " not in first.abstract
     assert first.categories == ("cs.CL", "cs.AI", "cs.LG")
     assert first.url == "https://arxiv.org/abs/2503.04725"

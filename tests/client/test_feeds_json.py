@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from papersift.client.feeds import FeedError, parse_hf_json, parse_jsonl
+from tests.client.feed_samples import assert_is_l2m
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
 
@@ -41,17 +42,7 @@ def test_hf_json_items() -> None:
         "arxiv:2503.04722",
     ]
     first = papers[0]
-    assert first.title == (
-        "L$^2$M: Mutual Information Scaling Law for Long-Context Language Modeling"
-    )
-    assert first.authors == (
-        "Zhuo Chen",
-        "Oriol Mayné i Comas",
-        "Zhuotao Jin",
-        "Di Luo",
-        "Marin Soljačić",
-    )
-    assert first.abstract.startswith("We rigorously establish a bipartite mutual information")
+    assert_is_l2m(first)
     assert "\n" not in first.abstract
     assert first.url == "https://arxiv.org/abs/2503.04725"
     assert first.source == "hf-daily"
