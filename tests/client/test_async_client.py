@@ -115,6 +115,16 @@ async def test_rank_papers_batch_is_keyed_in_request_order(seeded_address: str) 
     assert [len(ranking.papers) for ranking in rankings.values()] == [2, 2]
 
 
+async def test_record_digest_then_list_sent_digests(seeded_address: str) -> None:
+    sent_at = dt.datetime.now(dt.UTC)
+    async with AsyncClient(seeded_address) as client:
+        recorded = await client.record_digest("u1", DAY, ["arxiv:2503.00001"], sent_at=sent_at)
+        sent = await client.list_sent_digests(DAY, ["u1", "u2"])
+
+    assert (recorded.recorded, recorded.impressions) == (True, 1)
+    assert list(sent) == ["u1"]
+
+
 async def test_get_model_info_and_delete_user(seeded_address: str) -> None:
     async with AsyncClient(seeded_address) as client:
         info = await client.get_model_info()

@@ -165,6 +165,33 @@ def test_rank_papers_batch_day_without_papers_is_not_found(seeded_address: str) 
         client.rank_papers_batch(["zoe"], EMPTY_DAY)
 
 
+def test_record_digest_then_list_sent_digests(seeded_address: str) -> None:
+    sent_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    paper_ids = [make_paper(2).paper_id, make_paper(1).paper_id]
+    with Client(seeded_address) as client:
+        first = client.record_digest("u1", DAY, paper_ids, sent_at=sent_at, message_id="<m@x>")
+        again = client.record_digest("u1", DAY, paper_ids, sent_at=sent_at)
+        sent = client.list_sent_digests(DAY, ["u2", "u1"])
+        deleted = client.delete_user("u1")
+
+    assert (first.recorded, first.impressions) == (True, 2)
+    assert (again.recorded, again.impressions) == (False, 0)
+    assert list(sent) == ["u1"]
+    assert sent["u1"].paper_count == 2
+    assert sent["u1"].message_id == "<m@x>"
+    assert abs(sent["u1"].sent_at - sent_at) < dt.timedelta(milliseconds=1)
+    assert (deleted.interactions_deleted, deleted.digests_deleted) == (2, 1)
+
+
+def test_record_digest_refuses_a_naive_time_and_a_lone_string(seeded_address: str) -> None:
+    with Client(seeded_address) as client:
+        with pytest.raises(ValueError, match="sent_at"):
+            client.record_digest("u1", DAY, [], sent_at=dt.datetime(2025, 3, 7, 12))
+        with pytest.raises(TypeError, match="paper_ids"):
+            client.record_digest("u1", DAY, "arxiv:1", sent_at=dt.datetime.now(dt.UTC))
+        assert client.list_sent_digests(DAY, ["u1"]) == {}
+
+
 def test_get_model_info_without_a_model(server_address: str) -> None:
     with Client(server_address) as client:
         info = client.get_model_info()

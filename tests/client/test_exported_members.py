@@ -13,6 +13,7 @@ API = {
     "UseClientDefault",
     # results and inputs
     "DeleteResult",
+    "DigestRecord",
     "Interaction",
     "InteractionKind",
     "ModelInfo",
@@ -21,6 +22,7 @@ API = {
     "RankedPaper",
     "Ranking",
     "RecordResult",
+    "SentDigest",
     "Strategy",
     "UpsertResult",
     # errors

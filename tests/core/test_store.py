@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
@@ -36,14 +36,6 @@ MORNING = dt.datetime(2025, 5, 1, 9, 0, tzinfo=dt.UTC)
 ALICE = UserId("alice")
 BOB = UserId("bob")
 CAROL = UserId("carol")
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    store = Store(database_url)
-    store.migrate()
-    yield store
-    store.close()
 
 
 def make_paper(number: int, *, date: dt.date = DAY, title: str | None = None) -> Paper:
@@ -86,8 +78,8 @@ def run_in_threads(function: Callable[[_A], _T], arguments: Sequence[_A]) -> lis
         return list(pool.map(function, arguments))
 
 
-def test_exports_only_the_store_and_its_revisions() -> None:
-    assert papersift.core.store.__all__ == ["ModelRecord", "Revisions", "Store"]
+def test_exports_the_store_its_records_and_the_digest_event_id() -> None:
+    assert papersift.core.store.__all__ == ["ModelRecord", "Revisions", "Store", "digest_event_id"]
 
 
 def test_migrate_twice_is_harmless(store: Store) -> None:
@@ -318,7 +310,7 @@ def test_user_revision_grows_and_never_returns_after_delete(store: Store) -> Non
     store.record_interactions([make_event("a3")])
     assert store.revisions(ALICE, DAY).user == second
 
-    assert store.delete_user(ALICE) == 3
+    assert store.delete_user(ALICE).interactions == 3
     assert store.revisions(ALICE, DAY).user == 0
     store.record_interactions([make_event("a4")])
     assert store.revisions(ALICE, DAY).user > second
@@ -369,13 +361,13 @@ def test_delete_user_removes_only_their_interactions(store: Store) -> None:
         [make_event("a1"), make_event("a2", kind=InteractionKind.SAVE), make_event("b1", user=BOB)]
     )
     activity = store.revisions(ALICE, DAY).activity
-    assert store.delete_user(ALICE) == 2
+    assert store.delete_user(ALICE).interactions == 2
     assert store.user_interactions(ALICE) == []
     assert [event.event_id for event in store.user_interactions(BOB)] == ["b1"]
     assert store.popularity(DAY) == {pid(0): 1}
     assert store.revisions(ALICE, DAY).activity > activity
-    assert store.delete_user(ALICE) == 0
-    assert store.delete_user(CAROL) == 0
+    assert store.delete_user(ALICE).interactions == 0
+    assert store.delete_user(CAROL).interactions == 0
 
 
 # -- failures and concurrency ------------------------------------------------------------------

@@ -24,6 +24,7 @@ from papersift.client._errors import (
 )
 from papersift.client._models import (
     DeleteResult,
+    DigestRecord,
     Interaction,
     InteractionKind,
     ModelInfo,
@@ -32,6 +33,7 @@ from papersift.client._models import (
     RankFilters,
     Ranking,
     RecordResult,
+    SentDigest,
     Strategy,
     UpsertResult,
 )
@@ -42,6 +44,7 @@ __all__ = [
     "Client",
     "DeadlineExceeded",
     "DeleteResult",
+    "DigestRecord",
     "Interaction",
     "InteractionKind",
     "InvalidArgument",
@@ -55,6 +58,7 @@ __all__ = [
     "Ranking",
     "RecordResult",
     "ResourceExhausted",
+    "SentDigest",
     "ServerError",
     "Strategy",
     "Unauthenticated",

@@ -24,6 +24,7 @@ from papersift.client._base import (
 from papersift.client._errors import from_rpc_error
 from papersift.client._models import (
     DeleteResult,
+    DigestRecord,
     Interaction,
     ModelInfo,
     Paper,
@@ -31,6 +32,7 @@ from papersift.client._models import (
     RankFilters,
     Ranking,
     RecordResult,
+    SentDigest,
     UpsertResult,
 )
 from papersift.v1 import ranker_pb2, ranker_pb2_grpc
@@ -227,6 +229,9 @@ class AsyncClient(BaseClient):
         date: dt.date | str,
         *,
         limit: int = 20,
+        filters: RankFilters | None = None,
+        explain: bool = False,
+        diversity: float = 0.0,
         timeout: TimeoutTypes = USE_CLIENT_DEFAULT,
     ) -> dict[str, Ranking]:
         """Ranks one day's papers for many readers at once (the first page of each).
@@ -235,6 +240,9 @@ class AsyncClient(BaseClient):
             user_ids: 1 to 1,000 distinct readers.
             date: The listing day, a date or a ``YYYY-MM-DD`` string.
             limit: Papers per reader, 1 to 100.
+            filters: Rules applied on top of every reader's ranking.
+            explain: Attach reasons to each paper.
+            diversity: 0 (plain score order) to 1 (most diverse).
             timeout: Deadline of this call in seconds; ``None`` for none.
 
         Returns:
@@ -244,7 +252,9 @@ class AsyncClient(BaseClient):
             NotFound: No papers are listed on ``date``.
             ResourceExhausted: More readers than the server accepts in one call.
         """
-        request = _convert.rank_batch_request(user_ids, date, limit=limit)
+        request = _convert.rank_batch_request(
+            user_ids, date, limit=limit, filters=filters, explain=explain, diversity=diversity
+        )
         response = await self._call(self._stub.RankPapersBatch, request, timeout)
         return _convert.rankings_from_proto(response)
 
@@ -274,6 +284,60 @@ class AsyncClient(BaseClient):
         request = ranker_pb2.DeleteUserRequest(user_id=user_id)
         response = await self._call(self._stub.DeleteUser, request, timeout)
         return _convert.delete_result_from_proto(response)
+
+    async def record_digest(
+        self,
+        user_id: str,
+        date: dt.date | str,
+        paper_ids: Sequence[str],
+        *,
+        sent_at: dt.datetime,
+        message_id: str = "",
+        timeout: TimeoutTypes = USE_CLIENT_DEFAULT,
+    ) -> DigestRecord:
+        """Records that a reader's digest for a day was sent, with its papers as impressions.
+
+        Idempotent by (user, date): a second call for the same digest changes nothing and
+        returns ``recorded=False``.
+
+        Args:
+            user_id: The reader the digest went to.
+            date: The listing day of the digest.
+            paper_ids: The papers it held, in the order shown (0 to 100, no repeats).
+            sent_at: When the mail server accepted it (timezone-aware).
+            message_id: The message's ``Message-ID`` header, for tracing.
+            timeout: Deadline of this call in seconds; ``None`` for none.
+
+        Raises:
+            ValueError: ``sent_at`` is naive (raised before anything is sent).
+            InvalidArgument: A bad id or date, or an unknown paper; nothing was recorded.
+        """
+        request = _convert.record_digest_request(
+            user_id, date, paper_ids, sent_at=sent_at, message_id=message_id
+        )
+        response = await self._call(self._stub.RecordDigest, request, timeout)
+        return _convert.digest_record_from_proto(response)
+
+    async def list_sent_digests(
+        self,
+        date: dt.date | str,
+        user_ids: Sequence[str],
+        *,
+        timeout: TimeoutTypes = USE_CLIENT_DEFAULT,
+    ) -> dict[str, SentDigest]:
+        """The readers among ``user_ids`` whose digest for ``date`` was recorded as sent.
+
+        Args:
+            date: The listing day.
+            user_ids: 1 to 1,000 distinct readers.
+            timeout: Deadline of this call in seconds; ``None`` for none.
+
+        Returns:
+            The recorded digests keyed by user id, in the order of ``user_ids``.
+        """
+        request = _convert.list_sent_digests_request(date, user_ids)
+        response = await self._call(self._stub.ListSentDigests, request, timeout)
+        return _convert.sent_digests_from_proto(response)
 
     async def close(self) -> None:
         """Closes the channel; calls made afterwards raise ``RuntimeError``. Idempotent."""

@@ -12,6 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from papersift.client._models import (
     DeleteResult,
+    DigestRecord,
     Interaction,
     InteractionKind,
     ModelInfo,
@@ -20,6 +21,7 @@ from papersift.client._models import (
     RankFilters,
     Ranking,
     RecordResult,
+    SentDigest,
     Strategy,
     UpsertResult,
 )
@@ -178,16 +180,58 @@ def rank_request(
     )
 
 
+def _check_not_string(values: Sequence[str], field: str) -> None:
+    if isinstance(values, str):
+        # A lone string is a Sequence[str] too; treating each character as an id is never meant.
+        raise TypeError(f"{field}: expected a sequence of ids, got a single string")
+
+
 def rank_batch_request(
-    user_ids: Sequence[str], date: dt.date | str, *, limit: int
+    user_ids: Sequence[str],
+    date: dt.date | str,
+    *,
+    limit: int,
+    filters: RankFilters | None,
+    explain: bool,
+    diversity: float,
 ) -> ranker_pb2.RankPapersBatchRequest:
-    """Builds the ``RankPapersBatch`` request."""
-    if isinstance(user_ids, str):
-        # A lone string is a Sequence[str] too; ranking each of its characters is never meant.
-        raise TypeError("user_ids: expected a sequence of user ids, got a single string")
+    """Builds the ``RankPapersBatch`` request; ``filters=None`` leaves the message unset."""
+    _check_not_string(user_ids, "user_ids")
     return ranker_pb2.RankPapersBatchRequest(
-        user_ids=user_ids, date=date_to_wire(date, "date"), limit=limit
+        user_ids=user_ids,
+        date=date_to_wire(date, "date"),
+        limit=limit,
+        filters=None if filters is None else rank_filters_to_proto(filters),
+        explain=explain,
+        diversity=diversity,
     )
+
+
+def record_digest_request(
+    user_id: str,
+    date: dt.date | str,
+    paper_ids: Sequence[str],
+    *,
+    sent_at: dt.datetime,
+    message_id: str,
+) -> ranker_pb2.RecordDigestRequest:
+    """Builds the ``RecordDigest`` request."""
+    _check_not_string(paper_ids, "paper_ids")
+    return ranker_pb2.RecordDigestRequest(
+        user_id=user_id,
+        date=date_to_wire(date, "date"),
+        paper_ids=paper_ids,
+        sent_at=datetime_to_timestamp(sent_at, "sent_at"),
+        message_id=message_id,
+    )
+
+
+def list_sent_digests_request(
+    date: dt.date | str, user_ids: Sequence[str]
+) -> ranker_pb2.ListSentDigestsRequest:
+    """Builds the ``ListSentDigests`` request."""
+    _check_not_string(user_ids, "user_ids")
+    return ranker_pb2.ListSentDigestsRequest(date=date_to_wire(date, "date"), user_ids=user_ids)
 
 
 def upsert_result_from_proto(message: ranker_pb2.UpsertPapersResponse) -> UpsertResult:
@@ -251,4 +295,23 @@ def delete_result_from_proto(message: ranker_pb2.DeleteUserResponse) -> DeleteRe
     return DeleteResult(
         interactions_deleted=message.interactions_deleted,
         cached_lists_deleted=message.cached_lists_deleted,
+        digests_deleted=message.digests_deleted,
     )
+
+
+def digest_record_from_proto(message: ranker_pb2.RecordDigestResponse) -> DigestRecord:
+    """Converts the ``RecordDigest`` response."""
+    return DigestRecord(recorded=message.recorded, impressions=message.impressions)
+
+
+def sent_digests_from_proto(message: ranker_pb2.ListSentDigestsResponse) -> dict[str, SentDigest]:
+    """Converts the ``ListSentDigests`` response, keyed by user id."""
+    return {
+        digest.user_id: SentDigest(
+            user_id=digest.user_id,
+            sent_at=digest.sent_at.ToDatetime(tzinfo=dt.UTC),
+            paper_count=digest.paper_count,
+            message_id=digest.message_id,
+        )
+        for digest in message.digests
+    }

@@ -112,6 +112,25 @@ class DeleteResult:
 
     interactions_deleted: int
     cached_lists_deleted: int
+    digests_deleted: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRecord:
+    """What ``record_digest`` did: recorded now (``recorded``) or found recorded before."""
+
+    recorded: bool
+    impressions: int
+
+
+@dataclass(frozen=True, slots=True)
+class SentDigest:
+    """A digest recorded as sent to a reader."""
+
+    user_id: str
+    sent_at: dt.datetime
+    paper_count: int
+    message_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

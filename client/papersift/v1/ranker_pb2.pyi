@@ -478,13 +478,24 @@ class RankPapersBatchRequest(_message.Message):
     USER_IDS_FIELD_NUMBER: _builtins.int
     DATE_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
+    FILTERS_FIELD_NUMBER: _builtins.int
+    EXPLAIN_FIELD_NUMBER: _builtins.int
+    DIVERSITY_FIELD_NUMBER: _builtins.int
     date: _builtins.str
     """The listing day to rank, `YYYY-MM-DD`."""
     limit: _builtins.int
     """Papers per reader, 1 to 100; 0 means the default of 20."""
+    explain: _builtins.bool
+    """Attach reasons to each paper."""
+    diversity: _builtins.float
+    """Diversity of the lists in [0, 1]; 0 is the plain score order."""
     @_builtins.property
     def user_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Readers to rank for; 1 to 1,000, no repeats."""
+
+    @_builtins.property
+    def filters(self) -> Global___RankFilters:
+        """Optional rules on top of the ranking, the same for every reader."""
 
     def __init__(
         self,
@@ -492,10 +503,13 @@ class RankPapersBatchRequest(_message.Message):
         user_ids: _abc.Iterable[_builtins.str] | None = ...,
         date: _builtins.str = ...,
         limit: _builtins.int = ...,
+        filters: Global___RankFilters | None = ...,
+        explain: _builtins.bool = ...,
+        diversity: _builtins.float = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["filters", b"filters"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["date", b"date", "limit", b"limit", "user_ids", b"user_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["date", b"date", "diversity", b"diversity", "explain", b"explain", "filters", b"filters", "limit", b"limit", "user_ids", b"user_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -676,20 +690,182 @@ class DeleteUserResponse(_message.Message):
 
     INTERACTIONS_DELETED_FIELD_NUMBER: _builtins.int
     CACHED_LISTS_DELETED_FIELD_NUMBER: _builtins.int
+    DIGESTS_DELETED_FIELD_NUMBER: _builtins.int
     interactions_deleted: _builtins.int
     """Interactions deleted."""
     cached_lists_deleted: _builtins.int
     """Cached ranked lists deleted."""
+    digests_deleted: _builtins.int
+    """Digest records deleted."""
     def __init__(
         self,
         *,
         interactions_deleted: _builtins.int = ...,
         cached_lists_deleted: _builtins.int = ...,
+        digests_deleted: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cached_lists_deleted", b"cached_lists_deleted", "interactions_deleted", b"interactions_deleted"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cached_lists_deleted", b"cached_lists_deleted", "digests_deleted", b"digests_deleted", "interactions_deleted", b"interactions_deleted"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeleteUserResponse: _TypeAlias = DeleteUserResponse  # noqa: Y015
+
+@_typing.final
+class RecordDigestRequest(_message.Message):
+    """Request of `RecordDigest`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    DATE_FIELD_NUMBER: _builtins.int
+    PAPER_IDS_FIELD_NUMBER: _builtins.int
+    SENT_AT_FIELD_NUMBER: _builtins.int
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    """The reader the digest was sent to."""
+    date: _builtins.str
+    """The listing day of the digest, `YYYY-MM-DD`."""
+    message_id: _builtins.str
+    """The message's `Message-ID` header, for tracing a delivery; may be empty."""
+    @_builtins.property
+    def paper_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The papers in the digest, in the order shown; 0 to 100, no repeats, each upserted before.
+        Each is recorded as an `IMPRESSION` (event id `digest:{date}:` + a hash of user and paper).
+        """
+
+    @_builtins.property
+    def sent_at(self) -> _timestamp_pb2.Timestamp:
+        """When the mail server accepted the message; required."""
+
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        date: _builtins.str = ...,
+        paper_ids: _abc.Iterable[_builtins.str] | None = ...,
+        sent_at: _timestamp_pb2.Timestamp | None = ...,
+        message_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["sent_at", b"sent_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["date", b"date", "message_id", b"message_id", "paper_ids", b"paper_ids", "sent_at", b"sent_at", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordDigestRequest: _TypeAlias = RecordDigestRequest  # noqa: Y015
+
+@_typing.final
+class RecordDigestResponse(_message.Message):
+    """Response of `RecordDigest`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORDED_FIELD_NUMBER: _builtins.int
+    IMPRESSIONS_FIELD_NUMBER: _builtins.int
+    recorded: _builtins.bool
+    """True if this call recorded the digest; false if it had been recorded before."""
+    impressions: _builtins.int
+    """`IMPRESSION`s stored by this call."""
+    def __init__(
+        self,
+        *,
+        recorded: _builtins.bool = ...,
+        impressions: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["impressions", b"impressions", "recorded", b"recorded"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordDigestResponse: _TypeAlias = RecordDigestResponse  # noqa: Y015
+
+@_typing.final
+class ListSentDigestsRequest(_message.Message):
+    """Request of `ListSentDigests`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATE_FIELD_NUMBER: _builtins.int
+    USER_IDS_FIELD_NUMBER: _builtins.int
+    date: _builtins.str
+    """The listing day, `YYYY-MM-DD`."""
+    @_builtins.property
+    def user_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Readers to look up; 1 to 1,000, no repeats."""
+
+    def __init__(
+        self,
+        *,
+        date: _builtins.str = ...,
+        user_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["date", b"date", "user_ids", b"user_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSentDigestsRequest: _TypeAlias = ListSentDigestsRequest  # noqa: Y015
+
+@_typing.final
+class SentDigest(_message.Message):
+    """A digest recorded as sent."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    SENT_AT_FIELD_NUMBER: _builtins.int
+    PAPER_COUNT_FIELD_NUMBER: _builtins.int
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    """The reader."""
+    paper_count: _builtins.int
+    """How many papers it held."""
+    message_id: _builtins.str
+    """Its `Message-ID`, if one was recorded."""
+    @_builtins.property
+    def sent_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was sent."""
+
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        sent_at: _timestamp_pb2.Timestamp | None = ...,
+        paper_count: _builtins.int = ...,
+        message_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["sent_at", b"sent_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["message_id", b"message_id", "paper_count", b"paper_count", "sent_at", b"sent_at", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SentDigest: _TypeAlias = SentDigest  # noqa: Y015
+
+@_typing.final
+class ListSentDigestsResponse(_message.Message):
+    """Response of `ListSentDigests`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DIGESTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def digests(self) -> _containers.RepeatedCompositeFieldContainer[Global___SentDigest]:
+        """The digests among the requested readers that were recorded as sent, in request order."""
+
+    def __init__(
+        self,
+        *,
+        digests: _abc.Iterable[Global___SentDigest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["digests", b"digests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSentDigestsResponse: _TypeAlias = ListSentDigestsResponse  # noqa: Y015

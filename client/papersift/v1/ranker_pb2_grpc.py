@@ -65,6 +65,16 @@ class RankerStub:
                 request_serializer=papersift_dot_v1_dot_ranker__pb2.DeleteUserRequest.SerializeToString,
                 response_deserializer=papersift_dot_v1_dot_ranker__pb2.DeleteUserResponse.FromString,
                 _registered_method=True)
+        self.RecordDigest = channel.unary_unary(
+                '/papersift.v1.Ranker/RecordDigest',
+                request_serializer=papersift_dot_v1_dot_ranker__pb2.RecordDigestRequest.SerializeToString,
+                response_deserializer=papersift_dot_v1_dot_ranker__pb2.RecordDigestResponse.FromString,
+                _registered_method=True)
+        self.ListSentDigests = channel.unary_unary(
+                '/papersift.v1.Ranker/ListSentDigests',
+                request_serializer=papersift_dot_v1_dot_ranker__pb2.ListSentDigestsRequest.SerializeToString,
+                response_deserializer=papersift_dot_v1_dot_ranker__pb2.ListSentDigestsResponse.FromString,
+                _registered_method=True)
 
 
 class RankerServicer:
@@ -109,7 +119,23 @@ class RankerServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DeleteUser(self, request, context):
-        """Erases a reader's interactions and cached lists.
+        """Erases a reader's interactions, digest records and cached lists.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordDigest(self, request, context):
+        """Records that a reader's digest for a day was sent, and the papers it held as
+        `IMPRESSION`s, in one transaction. Idempotent by (user_id, date): recording a digest a
+        second time changes nothing and says so.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSentDigests(self, request, context):
+        """Which of the given readers' digests for a day were already recorded as sent.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -147,6 +173,16 @@ def add_RankerServicer_to_server(servicer, server):
                     servicer.DeleteUser,
                     request_deserializer=papersift_dot_v1_dot_ranker__pb2.DeleteUserRequest.FromString,
                     response_serializer=papersift_dot_v1_dot_ranker__pb2.DeleteUserResponse.SerializeToString,
+            ),
+            'RecordDigest': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordDigest,
+                    request_deserializer=papersift_dot_v1_dot_ranker__pb2.RecordDigestRequest.FromString,
+                    response_serializer=papersift_dot_v1_dot_ranker__pb2.RecordDigestResponse.SerializeToString,
+            ),
+            'ListSentDigests': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSentDigests,
+                    request_deserializer=papersift_dot_v1_dot_ranker__pb2.ListSentDigestsRequest.FromString,
+                    response_serializer=papersift_dot_v1_dot_ranker__pb2.ListSentDigestsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -312,6 +348,60 @@ class Ranker:
             '/papersift.v1.Ranker/DeleteUser',
             papersift_dot_v1_dot_ranker__pb2.DeleteUserRequest.SerializeToString,
             papersift_dot_v1_dot_ranker__pb2.DeleteUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordDigest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/papersift.v1.Ranker/RecordDigest',
+            papersift_dot_v1_dot_ranker__pb2.RecordDigestRequest.SerializeToString,
+            papersift_dot_v1_dot_ranker__pb2.RecordDigestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSentDigests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/papersift.v1.Ranker/ListSentDigests',
+            papersift_dot_v1_dot_ranker__pb2.ListSentDigestsRequest.SerializeToString,
+            papersift_dot_v1_dot_ranker__pb2.ListSentDigestsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -53,7 +53,14 @@ class RankerStub:
     GetModelInfo: _grpc.UnaryUnaryMultiCallable[_ranker_pb2.GetModelInfoRequest, _ranker_pb2.GetModelInfoResponse]
     """Describes the model currently used for ranking, or says that none is loaded."""
     DeleteUser: _grpc.UnaryUnaryMultiCallable[_ranker_pb2.DeleteUserRequest, _ranker_pb2.DeleteUserResponse]
-    """Erases a reader's interactions and cached lists."""
+    """Erases a reader's interactions, digest records and cached lists."""
+    RecordDigest: _grpc.UnaryUnaryMultiCallable[_ranker_pb2.RecordDigestRequest, _ranker_pb2.RecordDigestResponse]
+    """Records that a reader's digest for a day was sent, and the papers it held as
+    `IMPRESSION`s, in one transaction. Idempotent by (user_id, date): recording a digest a
+    second time changes nothing and says so.
+    """
+    ListSentDigests: _grpc.UnaryUnaryMultiCallable[_ranker_pb2.ListSentDigestsRequest, _ranker_pb2.ListSentDigestsResponse]
+    """Which of the given readers' digests for a day were already recorded as sent."""
 
 @_typing.type_check_only
 class RankerAsyncStub(RankerStub):
@@ -75,7 +82,14 @@ class RankerAsyncStub(RankerStub):
     GetModelInfo: _aio.UnaryUnaryMultiCallable[_ranker_pb2.GetModelInfoRequest, _ranker_pb2.GetModelInfoResponse]  # type: ignore[assignment]
     """Describes the model currently used for ranking, or says that none is loaded."""
     DeleteUser: _aio.UnaryUnaryMultiCallable[_ranker_pb2.DeleteUserRequest, _ranker_pb2.DeleteUserResponse]  # type: ignore[assignment]
-    """Erases a reader's interactions and cached lists."""
+    """Erases a reader's interactions, digest records and cached lists."""
+    RecordDigest: _aio.UnaryUnaryMultiCallable[_ranker_pb2.RecordDigestRequest, _ranker_pb2.RecordDigestResponse]  # type: ignore[assignment]
+    """Records that a reader's digest for a day was sent, and the papers it held as
+    `IMPRESSION`s, in one transaction. Idempotent by (user_id, date): recording a digest a
+    second time changes nothing and says so.
+    """
+    ListSentDigests: _aio.UnaryUnaryMultiCallable[_ranker_pb2.ListSentDigestsRequest, _ranker_pb2.ListSentDigestsResponse]  # type: ignore[assignment]
+    """Which of the given readers' digests for a day were already recorded as sent."""
 
 class RankerServicer(metaclass=_abc_1.ABCMeta):
     """Ranks each day's new research papers for each reader."""
@@ -130,6 +144,25 @@ class RankerServicer(metaclass=_abc_1.ABCMeta):
         request: _ranker_pb2.DeleteUserRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_ranker_pb2.DeleteUserResponse, _abc.Awaitable[_ranker_pb2.DeleteUserResponse]]:
-        """Erases a reader's interactions and cached lists."""
+        """Erases a reader's interactions, digest records and cached lists."""
+
+    @_abc_1.abstractmethod
+    def RecordDigest(
+        self,
+        request: _ranker_pb2.RecordDigestRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ranker_pb2.RecordDigestResponse, _abc.Awaitable[_ranker_pb2.RecordDigestResponse]]:
+        """Records that a reader's digest for a day was sent, and the papers it held as
+        `IMPRESSION`s, in one transaction. Idempotent by (user_id, date): recording a digest a
+        second time changes nothing and says so.
+        """
+
+    @_abc_1.abstractmethod
+    def ListSentDigests(
+        self,
+        request: _ranker_pb2.ListSentDigestsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ranker_pb2.ListSentDigestsResponse, _abc.Awaitable[_ranker_pb2.ListSentDigestsResponse]]:
+        """Which of the given readers' digests for a day were already recorded as sent."""
 
 def add_RankerServicer_to_server(servicer: RankerServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -14,3 +14,5 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 # RankPapersBatch: readers x limit; keeps a reply of long abstracts within the message size.
 MAX_BATCH_RANKED = 5_000
+# A Message-ID header value fits on one RFC 5322 line.
+MAX_MESSAGE_ID_LENGTH = 998

@@ -87,3 +87,41 @@ class RankedList:
     strategy: Strategy
     model_version: str
     items: tuple[ScoredPaper, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class DigestDelivery:
+    """A digest mailed to a reader: the day, the papers in the order shown, when it was sent."""
+
+    user_id: UserId
+    date: dt.date
+    paper_ids: tuple[PaperId, ...]
+    sent_at: dt.datetime
+    message_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRecordResult:
+    """Whether recording a digest was new (``recorded``) and how many impressions it stored."""
+
+    recorded: bool
+    impressions: int
+
+
+@dataclass(frozen=True, slots=True)
+class SentDigest:
+    """A digest recorded as sent."""
+
+    user_id: UserId
+    date: dt.date
+    sent_at: dt.datetime
+    paper_count: int
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserDeletion:
+    """What erasing a reader removed from the store."""
+
+    interactions: int
+    digests: int

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from papersift.core import limits
 from papersift.core.errors import InvalidInput
-from papersift.core.types import Interaction, Paper
+from papersift.core.types import DigestDelivery, Interaction, Paper
 
 _DATE_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _URL_PATTERN = re.compile(r"https?://\S+", re.IGNORECASE)
@@ -77,3 +77,27 @@ def check_interaction(interaction: Interaction, field: str) -> None:
     check_id(interaction.paper_id, f"{field}.paper_id")
     if interaction.occurred_at.tzinfo is None:
         raise InvalidInput(f"{field}.occurred_at", "must carry a time zone")
+
+
+def check_digest(digest: DigestDelivery) -> None:
+    """Check a digest delivery: ids, at most a page of distinct papers, a plain ``message_id``."""
+    check_id(digest.user_id, "user_id")
+    if len(digest.paper_ids) > limits.MAX_PAGE_SIZE:
+        raise InvalidInput(
+            "paper_ids", f"has {len(digest.paper_ids)} entries; at most {limits.MAX_PAGE_SIZE}"
+        )
+    first_index: dict[str, int] = {}
+    for index, paper_id in enumerate(digest.paper_ids):
+        check_id(paper_id, f"paper_ids[{index}]")
+        earlier = first_index.setdefault(paper_id, index)
+        if earlier != index:
+            raise InvalidInput(f"paper_ids[{index}]", f"repeats paper_ids[{earlier}]")
+    if digest.sent_at.tzinfo is None:
+        raise InvalidInput("sent_at", "must carry a time zone")
+    if len(digest.message_id) > limits.MAX_MESSAGE_ID_LENGTH:
+        raise InvalidInput(
+            "message_id",
+            f"is {len(digest.message_id)} characters; at most {limits.MAX_MESSAGE_ID_LENGTH}",
+        )
+    if any(ord(ch) < 32 or ord(ch) > 126 for ch in digest.message_id):
+        raise InvalidInput("message_id", "must be printable ASCII (a Message-ID header value)")

@@ -12,15 +12,23 @@ from papersift.core import limits
 from papersift.core.bundle import ModelBundle
 from papersift.core.errors import InvalidInput, TooLarge, Unsupported
 from papersift.core.types import (
+    DigestDelivery,
     EventId,
     Interaction,
     InteractionKind,
     Paper,
     PaperId,
+    SentDigest,
     Strategy,
     UserId,
 )
-from papersift.core.validation import check_id, check_interaction, check_paper, parse_date
+from papersift.core.validation import (
+    check_digest,
+    check_id,
+    check_interaction,
+    check_paper,
+    parse_date,
+)
 from papersift.server.paging import decode_page_token
 from papersift.server.service import NO_MODEL_MESSAGE, RankedEntry, RankPage, RankQuery
 from papersift.v1 import ranker_pb2 as pb
@@ -86,7 +94,11 @@ def interactions_from_proto(
             user_id=UserId(message.user_id),
             paper_id=PaperId(message.paper_id),
             kind=_kind_from_proto(message.kind, f"{field}.kind"),
-            occurred_at=_timestamp_from_proto(message, f"{field}.occurred_at", now),
+            occurred_at=_timestamp_from_proto(
+                message.occurred_at if message.HasField("occurred_at") else None,
+                f"{field}.occurred_at",
+                now,
+            ),
         )
         check_interaction(interaction, field)
         interactions.append(interaction)
@@ -102,16 +114,44 @@ def _kind_from_proto(value: pb.InteractionKind.ValueType, field: str) -> Interac
     return kind
 
 
-def _timestamp_from_proto(message: pb.Interaction, field: str, now: dt.datetime) -> dt.datetime:
-    if not message.HasField("occurred_at"):
+def _timestamp_from_proto(timestamp: Timestamp | None, field: str, now: dt.datetime) -> dt.datetime:
+    """A required, valid timestamp that is not in the future (``None``: it was not set)."""
+    if timestamp is None:
         raise InvalidInput(field, "is required")
     try:
-        occurred_at = message.occurred_at.ToDatetime(tzinfo=dt.UTC)
+        moment = timestamp.ToDatetime(tzinfo=dt.UTC)
     except (ValueError, OverflowError) as exc:
         raise InvalidInput(field, f"is not a valid timestamp ({exc})") from exc
-    if occurred_at > now + _MAX_CLOCK_SKEW:
-        raise InvalidInput(field, f"{occurred_at.isoformat()} is in the future")
-    return occurred_at
+    if moment > now + _MAX_CLOCK_SKEW:
+        raise InvalidInput(field, f"{moment.isoformat()} is in the future")
+    return moment
+
+
+def digest_from_proto(request: pb.RecordDigestRequest, now: dt.datetime) -> DigestDelivery:
+    """Convert and validate a ``RecordDigest`` request."""
+    digest = DigestDelivery(
+        user_id=user_id_from_proto(request.user_id),
+        date=parse_date(request.date, "date"),
+        paper_ids=tuple(PaperId(paper_id) for paper_id in request.paper_ids),
+        sent_at=_timestamp_from_proto(
+            request.sent_at if request.HasField("sent_at") else None, "sent_at", now
+        ),
+        message_id=request.message_id,
+    )
+    check_digest(digest)
+    return digest
+
+
+def sent_digest_to_proto(digest: SentDigest) -> pb.SentDigest:
+    """A recorded digest as a protobuf message."""
+    sent_at = Timestamp()
+    sent_at.FromDatetime(digest.sent_at.astimezone(dt.UTC))
+    return pb.SentDigest(
+        user_id=digest.user_id,
+        sent_at=sent_at,
+        paper_count=digest.paper_count,
+        message_id=digest.message_id,
+    )
 
 
 def user_id_from_proto(value: str, field: str = "user_id") -> UserId:

@@ -20,11 +20,14 @@ from papersift.core.scoring import PreparedItems, UserHistory
 from papersift.core.signals import UserSignals, user_signals
 from papersift.core.store import Store
 from papersift.core.types import (
+    DigestDelivery,
+    DigestRecordResult,
     Interaction,
     Paper,
     PaperId,
     RankedList,
     RecordResult,
+    SentDigest,
     Strategy,
     UpsertResult,
     UserId,
@@ -80,6 +83,7 @@ class DeleteCounts:
 
     interactions: int
     cached_lists: int
+    digests: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,19 +117,30 @@ class RankingService:
         return await asyncio.to_thread(self._store.record_interactions, interactions)
 
     async def delete_user(self, user_id: UserId) -> DeleteCounts:
-        """Erase a reader's interactions and cached lists.
+        """Erase a reader's interactions, digest records and cached lists.
 
         The cache is cleared before and after the store: clearing first means a cache outage
         fails the call before anything is erased (safe to retry); clearing again removes any
         list a concurrent request cached in between.
         """
         cached = await self._cache.delete_user(user_id)
-        interactions = await asyncio.to_thread(self._store.delete_user, user_id)
+        erased = await asyncio.to_thread(self._store.delete_user, user_id)
         try:
             cached += await self._cache.delete_user(user_id)
         except CacheUnavailable as exc:  # such a list is keyed by an old revision: never served
             logger.warning("could not re-check cached lists of a deleted user: %s", exc)
-        return DeleteCounts(interactions=interactions, cached_lists=cached)
+        return DeleteCounts(
+            interactions=erased.interactions, cached_lists=cached, digests=erased.digests
+        )
+
+    async def record_digest(self, digest: DigestDelivery) -> DigestRecordResult:
+        """Record a sent digest and its papers as impressions (idempotent by user and day)."""
+        return await asyncio.to_thread(self._store.record_digest, digest)
+
+    async def sent_digests(self, date: dt.date, user_ids: Sequence[UserId]) -> list[SentDigest]:
+        """The digests of ``date`` already sent to any of ``user_ids``, in the order given."""
+        found = await asyncio.to_thread(self._store.sent_digests, date, user_ids)
+        return [found[user_id] for user_id in user_ids if user_id in found]
 
     @property
     def model(self) -> ModelBundle | None:

@@ -113,6 +113,20 @@ class RankerServicer(pb_grpc.RankerServicer):
     ) -> pb.DeleteUserResponse:
         return await self._answer(context, self._delete_user, request)
 
+    async def RecordDigest(
+        self,
+        request: pb.RecordDigestRequest,
+        context: grpc.aio.ServicerContext[pb.RecordDigestRequest, pb.RecordDigestResponse],
+    ) -> pb.RecordDigestResponse:
+        return await self._answer(context, self._record_digest, request)
+
+    async def ListSentDigests(
+        self,
+        request: pb.ListSentDigestsRequest,
+        context: grpc.aio.ServicerContext[pb.ListSentDigestsRequest, pb.ListSentDigestsResponse],
+    ) -> pb.ListSentDigestsResponse:
+        return await self._answer(context, self._list_sent_digests, request)
+
     async def _upsert_papers(self, request: pb.UpsertPapersRequest) -> pb.UpsertPapersResponse:
         result = await self._service.upsert_papers(convert.papers_from_proto(request.papers))
         return pb.UpsertPapersResponse(
@@ -151,5 +165,20 @@ class RankerServicer(pb_grpc.RankerServicer):
     async def _delete_user(self, request: pb.DeleteUserRequest) -> pb.DeleteUserResponse:
         counts = await self._service.delete_user(convert.user_id_from_proto(request.user_id))
         return pb.DeleteUserResponse(
-            interactions_deleted=counts.interactions, cached_lists_deleted=counts.cached_lists
+            interactions_deleted=counts.interactions,
+            cached_lists_deleted=counts.cached_lists,
+            digests_deleted=counts.digests,
         )
+
+    async def _record_digest(self, request: pb.RecordDigestRequest) -> pb.RecordDigestResponse:
+        digest = convert.digest_from_proto(request, now=dt.datetime.now(dt.UTC))
+        result = await self._service.record_digest(digest)
+        return pb.RecordDigestResponse(recorded=result.recorded, impressions=result.impressions)
+
+    async def _list_sent_digests(
+        self, request: pb.ListSentDigestsRequest
+    ) -> pb.ListSentDigestsResponse:
+        date = parse_date(request.date, "date")
+        user_ids = convert.batch_user_ids_from_proto(request.user_ids)
+        sent = await self._service.sent_digests(date, user_ids)
+        return pb.ListSentDigestsResponse(digests=[convert.sent_digest_to_proto(d) for d in sent])

@@ -23,19 +23,24 @@ from papersift.core.store._engine import (
     parse_url,
     unavailable,
 )
-from papersift.core.store.schema import day_revisions, interactions, models, papers
+from papersift.core.store.schema import day_revisions, digests, interactions, models, papers
 from papersift.core.types import (
+    DigestDelivery,
+    DigestRecordResult,
     EventId,
     Interaction,
     InteractionKind,
     Paper,
     PaperId,
     RecordResult,
+    SentDigest,
     UpsertResult,
+    UserDeletion,
     UserId,
 )
+from papersift.core.validation import check_digest
 
-__all__ = ["ModelRecord", "Revisions", "Store"]
+__all__ = ["ModelRecord", "Revisions", "Store", "digest_event_id"]
 
 _T = TypeVar("_T")
 
@@ -208,12 +213,42 @@ class Store:
         rows = self._read(lambda connection: connection.execute(statement).mappings().all())
         return [_interaction_from_row(row) for row in rows]
 
-    def delete_user(self, user_id: UserId) -> int:
-        """Delete every interaction of ``user_id``; return how many there were.
+    def delete_user(self, user_id: UserId) -> UserDeletion:
+        """Delete every interaction and digest record of ``user_id``; return how many there were.
 
         The activity revision of every day the user touched grows too: popularity changed.
         """
         return self._write(lambda connection: self._delete_user(connection, user_id))
+
+    def record_digest(self, digest: DigestDelivery) -> DigestRecordResult:
+        """Record a sent digest and its papers as ``IMPRESSION``s, in one transaction.
+
+        Idempotent by (user, date): a digest recorded before is left as it was
+        (``recorded=False``). Every paper must be in the store, else nothing is written.
+        """
+        check_digest(digest)
+        return self._write(lambda connection: self._record_digest(connection, digest))
+
+    def sent_digests(self, date: dt.date, user_ids: Collection[UserId]) -> dict[UserId, SentDigest]:
+        """The digests of ``date`` recorded as sent to any of ``user_ids``."""
+
+        def fetch(connection: sa.Connection) -> dict[UserId, SentDigest]:
+            found: dict[UserId, SentDigest] = {}
+            for chunk in _chunks(sorted(set(user_ids))):
+                statement = sa.select(digests).where(
+                    digests.c.date == date, digests.c.user_id.in_(chunk)
+                )
+                for row in connection.execute(statement).mappings():
+                    found[UserId(row["user_id"])] = SentDigest(
+                        user_id=UserId(row["user_id"]),
+                        date=row["date"],
+                        sent_at=row["sent_at"],
+                        paper_count=row["paper_count"],
+                        message_id=row["message_id"],
+                    )
+            return found
+
+        return self._read(fetch)
 
     def iter_papers(self, batch_size: int = 5_000) -> Iterator[Paper]:
         """Every stored paper, ordered by listing day then ``paper_id`` (for training)."""
@@ -405,7 +440,45 @@ class Store:
             {"keys": keys},
         )
 
-    def _delete_user(self, connection: sa.Connection, user_id: UserId) -> int:
+    def _record_digest(
+        self, connection: sa.Connection, digest: DigestDelivery
+    ) -> DigestRecordResult:
+        known = self._paper_dates(connection, set(digest.paper_ids))
+        for index, paper_id in enumerate(digest.paper_ids):
+            if paper_id not in known:
+                raise InvalidInput(
+                    f"paper_ids[{index}]", f"unknown paper {paper_id!r}; upsert the paper first"
+                )
+        statement = (
+            self._insert(digests)
+            .on_conflict_do_nothing(index_elements=[digests.c.user_id, digests.c.date])
+            .returning(digests.c.user_id)
+        )
+        row = {
+            "user_id": digest.user_id,
+            "date": digest.date,
+            "sent_at": digest.sent_at,
+            "paper_count": len(digest.paper_ids),
+            "message_id": digest.message_id,
+        }
+        if connection.execute(statement, row).first() is None:
+            return DigestRecordResult(recorded=False, impressions=0)
+        if not digest.paper_ids:
+            return DigestRecordResult(recorded=True, impressions=0)
+        impressions = [
+            Interaction(
+                event_id=digest_event_id(digest.user_id, digest.date, paper_id),
+                user_id=digest.user_id,
+                paper_id=paper_id,
+                kind=InteractionKind.IMPRESSION,
+                occurred_at=digest.sent_at,
+            )
+            for paper_id in digest.paper_ids
+        ]
+        result = self._record(connection, impressions)
+        return DigestRecordResult(recorded=True, impressions=result.accepted)
+
+    def _delete_user(self, connection: sa.Connection, user_id: UserId) -> UserDeletion:
         # Deleting changes the popularity of the user's papers: their days' lists may change.
         dates = (
             sa.select(papers.c.date)
@@ -414,10 +487,17 @@ class Store:
             .where(interactions.c.user_id == user_id)
         )
         self._bump(connection, connection.execute(dates).scalars().all(), "activity_rev")
-        result = connection.execute(
+        deleted = connection.execute(
             sa.delete(interactions).where(interactions.c.user_id == user_id)
         )
-        return int(result.rowcount)
+        mailed = connection.execute(sa.delete(digests).where(digests.c.user_id == user_id))
+        return UserDeletion(interactions=int(deleted.rowcount), digests=int(mailed.rowcount))
+
+
+def digest_event_id(user_id: str, date: dt.date, paper_id: str) -> EventId:
+    """The event id of the ``IMPRESSION`` a digest records: stable, and short whatever the ids."""
+    digest = hashlib.sha256(f"{user_id}\0{paper_id}".encode()).hexdigest()[:32]
+    return EventId(f"digest:{date.isoformat()}:{digest}")
 
 
 def _paper_values(paper: Paper) -> dict[str, Any]:

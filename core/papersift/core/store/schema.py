@@ -25,6 +25,7 @@ ID_LENGTH = 256
 KIND_LENGTH = 16
 SOURCE_LENGTH = 64
 VERSION_LENGTH = 128
+MESSAGE_ID_LENGTH = 998  # the longest line RFC 5322 allows
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -129,4 +130,14 @@ models = sa.Table(
     sa.Column("data_end", sa.Date, nullable=True),
     sa.Column("metrics", sa.JSON, nullable=False),
     sa.Column("path", sa.Text, nullable=False),
+)
+
+digests = sa.Table(
+    "digests",
+    metadata,
+    sa.Column("user_id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("sent_at", UtcDateTime(), nullable=False),
+    sa.Column("paper_count", sa.Integer, nullable=False),
+    sa.Column("message_id", sa.String(MESSAGE_ID_LENGTH), nullable=False),
 )
