@@ -100,7 +100,29 @@ def test_rank_request_leaves_filters_unset_unless_given() -> None:
 
 def test_a_single_string_is_not_a_list_of_user_ids() -> None:
     with pytest.raises(TypeError, match="user_ids"):
-        _convert.rank_batch_request("alice", DAY, limit=5)
+        _convert.rank_batch_request(
+            "alice", DAY, limit=5, filters=None, explain=False, diversity=0.0
+        )
+    with pytest.raises(TypeError, match="user_ids"):
+        _convert.list_sent_digests_request(DAY, "alice")
+
+
+def test_rank_batch_request_carries_filters_explain_and_diversity() -> None:
+    request = _convert.rank_batch_request(
+        ["a", "b"],
+        DAY,
+        limit=5,
+        filters=RankFilters(followed_authors=("Ada Lovelace",), exclude_seen=True),
+        explain=True,
+        diversity=0.25,
+    )
+    assert list(request.user_ids) == ["a", "b"]
+    assert list(request.filters.followed_authors) == ["Ada Lovelace"]
+    assert request.filters.exclude_seen and request.explain
+    assert request.diversity == pytest.approx(0.25)
+    assert not _convert.rank_batch_request(
+        ["a"], DAY, limit=5, filters=None, explain=False, diversity=0.0
+    ).HasField("filters")
 
 
 def test_ranking_conversion_and_an_unknown_strategy() -> None:

@@ -62,6 +62,10 @@ ARRAY_SHAPES: dict[str, tuple[str, ...]] = {
 
 _EPS = 1e-12
 
+DISMISS_PENALTY = 2.0
+"""Score units (about standard deviations of the blend) taken off a paper identical to a dismissed
+one; less in proportion to its cosine with the closest dismissed paper."""
+
 
 @dataclass(frozen=True)
 class UserHistory:
@@ -90,6 +94,21 @@ class UserHistory:
 
 
 @dataclass(frozen=True)
+class UserModel:
+    """One reader as scoring sees them, built per request by :meth:`Scorer.user_model`.
+
+    Attributes:
+        vector: ``(k,)`` the reader's vector in the factor model (trained or folded in).
+        profile: ``(F,)`` dense content profile (weighted mean of liked rows minus dismissed).
+        dismissed: ``(d, F)`` CSR, the L2-normalised rows of the papers the reader dismissed.
+    """
+
+    vector: np.ndarray
+    profile: np.ndarray
+    dismissed: sp.csr_matrix
+
+
+@dataclass(frozen=True)
 class PreparedItems:
     """A day's candidates turned into what scoring needs; computed once per (model, day).
 
@@ -98,15 +117,18 @@ class PreparedItems:
         vectors: ``(n, k)`` paper vectors ``X @ E``.
         biases: ``(n,)`` paper biases ``X @ b``.
         content: ``(n, F)`` CSR of the L2-normalised feature rows (for the content cosine).
+        raw: ``(n, F)`` CSR of the feature rows as given, with the same sparsity as ``content``.
     """
 
     n_items: int
     vectors: np.ndarray
     biases: np.ndarray
     content: sp.csr_matrix
+    raw: sp.csr_matrix
 
 
-def _row_normalize(m: sp.csr_matrix) -> sp.csr_matrix:
+def normalize_rows(m: sp.csr_matrix) -> sp.csr_matrix:
+    """A float32 CSR copy of ``m`` with every non-zero row scaled to unit length."""
     m = sp.csr_matrix(m, dtype=np.float32, copy=True)
     norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1), dtype=np.float64).ravel())
     scale = np.where(norms > 0, 1.0 / np.maximum(norms, _EPS), 0.0).astype(np.float32)
@@ -114,12 +136,12 @@ def _row_normalize(m: sp.csr_matrix) -> sp.csr_matrix:
     return m
 
 
-def _zscore(s: np.ndarray) -> np.ndarray:
+def _inverse_std(s: np.ndarray) -> float:
+    """``1 / std`` of a score over the day's candidates; 0 when they are all equal."""
     std = float(s.std())
     if not np.isfinite(std) or std < 1e-9:
-        return np.zeros_like(s)
-    centered: np.ndarray = (s - s.mean()) / std
-    return centered
+        return 0.0
+    return 1.0 / std
 
 
 class Scorer:
@@ -224,7 +246,8 @@ class Scorer:
             n_items=x.shape[0],
             vectors=np.ascontiguousarray(vectors),
             biases=biases,
-            content=_row_normalize(x),
+            content=normalize_rows(x),
+            raw=x,
         )
 
     # -- users --------------------------------------------------------------------------------
@@ -248,7 +271,7 @@ class Scorer:
     def _mean_row(self, rows: sp.csr_matrix, weights: np.ndarray | None) -> sp.csr_matrix:
         # Each paper counts once whatever its length: rows are L2-normalised before averaging.
         # Kept sparse: a history touches few features, which makes ``profile @ E`` cheap.
-        normalized = _row_normalize(rows)
+        normalized = normalize_rows(rows)
         w = np.ones(rows.shape[0], dtype=np.float32) if weights is None else weights
         total = float(w.sum())
         scaled = (w / total if total > 0 else w).astype(np.float32)
@@ -271,35 +294,18 @@ class Scorer:
             profile = profile - neg_weight * self._mean_row(history.negative, None)
         return profile
 
-    def score(
-        self,
-        items: PreparedItems,
-        *,
-        user_id: str | None,
-        history: UserHistory | None,
-    ) -> np.ndarray | None:
-        """Scores of the prepared candidates for one reader (higher is better).
+    def user_model(self, *, user_id: str | None, history: UserHistory | None) -> UserModel | None:
+        """What scoring needs of one reader, or ``None`` when nothing personalises the list.
 
-        A user the model knows is scored with their trained vector (PERSONAL); the content
-        profile comes from ``history`` when it has positives, else from the bundle. Anyone else
-        is folded in from ``history`` (FOLD_IN). Without a known user and without a positive
-        paper in the history there is nothing to personalise from: the result is ``None``
-        (dismissals alone are not a profile).
-
-        Args:
-            items: From :meth:`prepare_items` of this scorer.
-            user_id: The reader's id, or None.
-            history: The reader's papers as feature rows, or None.
-
-        Returns:
-            ``(n_items,)`` float32 scores, or None.
+        A user the model knows gets their trained vector (PERSONAL); the content profile comes
+        from ``history`` when it has positives, else from the bundle. Anyone else is folded in
+        from ``history`` (FOLD_IN). Without a known user and without a positive paper in the
+        history the result is ``None`` (dismissals alone are not a profile).
         """
         row = self._user_index.get(user_id) if user_id is not None else None
         usable = history is not None and history.has_signal
         if row is None and not usable:
             return None
-        if items.n_items == 0:
-            return np.zeros(0, dtype=np.float32)
         if row is not None:
             user_vec = self.arrays["user_embeddings"][row]
             if usable:
@@ -318,9 +324,110 @@ class Scorer:
             norm = float(np.linalg.norm(user_vec))
             if norm > 0:
                 user_vec = user_vec * (float(self.params["fold_in_norm"]) / norm)
-        cf = items.vectors @ user_vec.astype(np.float32) + items.biases
-        dense_profile = np.asarray(profile.todense(), dtype=np.float32).ravel()
-        content = np.asarray(items.content @ dense_profile, dtype=np.float32).ravel()
-        w = float(self.params["blend_weight"])
-        blended = (1.0 - w) * _zscore(cf) + w * _zscore(content)
+        if history is not None and history.negative.shape[0] > 0:
+            dismissed = normalize_rows(history.negative)
+        else:
+            dismissed = sp.csr_matrix((0, self.n_features), dtype=np.float32)
+        return UserModel(
+            vector=np.asarray(user_vec, dtype=np.float32),
+            profile=np.asarray(profile.todense(), dtype=np.float32).ravel(),
+            dismissed=dismissed,
+        )
+
+    def score(
+        self,
+        items: PreparedItems,
+        *,
+        user_id: str | None,
+        history: UserHistory | None,
+    ) -> np.ndarray | None:
+        """Scores of the prepared candidates for one reader (higher is better).
+
+        :meth:`user_model` then :meth:`score_user`; ``None`` when there is no one to
+        personalise for.
+
+        Args:
+            items: From :meth:`prepare_items` of this scorer.
+            user_id: The reader's id, or None.
+            history: The reader's papers as feature rows, or None.
+
+        Returns:
+            ``(n_items,)`` float32 scores, or None.
+        """
+        user = self.user_model(user_id=user_id, history=history)
+        return None if user is None else self.score_user(items, user)
+
+    def score_user(self, items: PreparedItems, user: UserModel) -> np.ndarray:
+        """Scores of the prepared candidates for a reader's :class:`UserModel`.
+
+        The blend of the module docstring, minus ``DISMISS_PENALTY`` times each paper's largest
+        cosine to a paper the reader dismissed: "not this" pushes its near neighbours down
+        right away, whatever the model learned.
+        """
+        if items.n_items == 0:
+            return np.zeros(0, dtype=np.float32)
+        parts = self._parts(items, user)
+        blended = parts.cf_weight * (parts.cf - parts.cf_mean) + parts.content_weight * (
+            parts.content - parts.content_mean
+        )
+        if user.dismissed.shape[0] > 0:
+            closeness = np.asarray((items.content @ user.dismissed.T).max(axis=1).todense())
+            blended = blended - DISMISS_PENALTY * np.maximum(closeness.ravel(), 0.0)
         return np.asarray(blended, dtype=np.float32)
+
+    def feature_contributions(
+        self, items: PreparedItems, user: UserModel, rows: Sequence[int], *, top: int = 8
+    ) -> list[list[tuple[int, float]]]:
+        """The features that raised each of ``rows``' scores most, largest first.
+
+        A feature's contribution is its share of the blended score: its weight in the paper's
+        row times (the reader's affinity for it in the factor model, scaled as in the blend)
+        plus its weight in the normalised row times the reader's profile weight (likewise).
+        Biases are left out: they raise a paper for everyone, so they explain nothing personal.
+
+        Returns:
+            Per row, up to ``top`` ``(feature index, contribution)`` pairs with contribution > 0.
+        """
+        if items.n_items == 0 or not rows:
+            return [[] for _ in rows]
+        parts = self._parts(items, user)
+        affinity = parts.cf_weight * (self.arrays["feature_embeddings"] @ user.vector)
+        interest = parts.content_weight * user.profile
+        explained: list[list[tuple[int, float]]] = []
+        for row in rows:
+            start, end = items.raw.indptr[row], items.raw.indptr[row + 1]
+            features = items.raw.indices[start:end]
+            values = (
+                items.raw.data[start:end] * affinity[features]
+                + items.content.data[start:end] * interest[features]
+            )
+            order = np.argsort(-values, kind="stable")[:top]
+            explained.append(
+                [(int(features[i]), float(values[i])) for i in order if values[i] > 0]
+            )
+        return explained
+
+    def _parts(self, items: PreparedItems, user: UserModel) -> _ScoreParts:
+        cf = items.vectors @ user.vector + items.biases
+        content = np.asarray(items.content @ user.profile, dtype=np.float32).ravel()
+        w = float(self.params["blend_weight"])
+        return _ScoreParts(
+            cf=cf,
+            cf_mean=float(cf.mean()),
+            cf_weight=(1.0 - w) * _inverse_std(cf),
+            content=content,
+            content_mean=float(content.mean()),
+            content_weight=w * _inverse_std(content),
+        )
+
+
+@dataclass(frozen=True)
+class _ScoreParts:
+    """The two scores of the blend and the z-scoring that mixes them: ``weight * (s - mean)``."""
+
+    cf: np.ndarray
+    cf_mean: float
+    cf_weight: float
+    content: np.ndarray
+    content_mean: float
+    content_weight: float

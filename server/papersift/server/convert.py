@@ -10,7 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from papersift.core import limits
 from papersift.core.bundle import ModelBundle
-from papersift.core.errors import InvalidInput, TooLarge, Unsupported
+from papersift.core.errors import InvalidInput, TooLarge
 from papersift.core.types import (
     DigestDelivery,
     EventId,
@@ -30,7 +30,8 @@ from papersift.core.validation import (
     parse_date,
 )
 from papersift.server.paging import decode_page_token
-from papersift.server.service import NO_MODEL_MESSAGE, RankedEntry, RankPage, RankQuery
+from papersift.server.rules import RankRules, view_key
+from papersift.server.service import NO_MODEL_MESSAGE, RankPage, RankQuery
 from papersift.v1 import ranker_pb2 as pb
 
 _KINDS: dict[pb.InteractionKind.ValueType, InteractionKind] = {
@@ -170,23 +171,88 @@ def limit_from_proto(value: int, field: str = "limit") -> int:
     return value
 
 
+_RULE_LISTS = (
+    "include_categories",
+    "exclude_categories",
+    "must_have_keywords",
+    "must_not_keywords",
+    "followed_authors",
+)
+
+
+def rules_from_proto(message: pb.RankFilters, field: str = "filters") -> RankRules:
+    """Validate ``RankFilters``: at most ``MAX_RULES`` entries per list, each a short text."""
+    values: dict[str, list[str]] = {}
+    for name in _RULE_LISTS:
+        entries = list(getattr(message, name))
+        if len(entries) > limits.MAX_RULES:
+            raise TooLarge(
+                f"{field}.{name}", f"has {len(entries)} entries; at most {limits.MAX_RULES}"
+            )
+        for index, entry in enumerate(entries):
+            where = f"{field}.{name}[{index}]"
+            if not entry.strip():
+                raise InvalidInput(where, "must not be empty")
+            if len(entry) > limits.MAX_RULE_LENGTH:
+                raise InvalidInput(
+                    where, f"is {len(entry)} characters; at most {limits.MAX_RULE_LENGTH}"
+                )
+            if any(ord(ch) < 32 or ord(ch) == 127 for ch in entry):
+                raise InvalidInput(where, "must not contain control characters")
+        values[name] = entries
+    return RankRules.build(**values, exclude_seen=message.exclude_seen)
+
+
+def diversity_from_proto(value: float, field: str = "diversity") -> float:
+    """A diversity in [0, 1]."""
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise InvalidInput(field, f"{value} is outside [0, 1]")
+    return float(value)
+
+
 def rank_query_from_proto(request: pb.RankPapersRequest) -> RankQuery:
-    """Validate a ``RankPapers`` request. Rules and diversity are not served yet."""
+    """Validate a ``RankPapers`` request."""
     user_id = user_id_from_proto(request.user_id)
     date = parse_date(request.date, "date")
     limit = limit_from_proto(request.limit)
-    if not math.isfinite(request.diversity) or not 0.0 <= request.diversity <= 1.0:
-        raise InvalidInput("diversity", f"{request.diversity} is outside [0, 1]")
-    if request.diversity != 0.0:
-        raise Unsupported("diversity", "re-ranking for diversity is not available yet; send 0")
-    if request.HasField("filters") and request.filters != pb.RankFilters():
-        raise Unsupported("filters", "ranking rules are not available yet; omit filters")
+    rules = rules_from_proto(request.filters)
+    diversity = diversity_from_proto(request.diversity)
+    view = view_key(rules, diversity)
     token = (
-        decode_page_token(request.page_token, user_id=user_id, date=date)
+        decode_page_token(request.page_token, user_id=user_id, date=date, view=view)
         if request.page_token
         else None
     )
-    return RankQuery(user_id=user_id, date=date, limit=limit, page_token=token)
+    return RankQuery(
+        user_id=user_id,
+        date=date,
+        limit=limit,
+        page_token=token,
+        rules=rules,
+        diversity=diversity,
+        explain=request.explain,
+    )
+
+
+def batch_queries_from_proto(request: pb.RankPapersBatchRequest) -> list[RankQuery]:
+    """Validate a ``RankPapersBatch`` request: one first-page query per reader."""
+    user_ids = batch_user_ids_from_proto(request.user_ids)
+    date = parse_date(request.date, "date")
+    limit = limit_from_proto(request.limit)
+    check_batch_ranked(len(user_ids), limit)
+    rules = rules_from_proto(request.filters)
+    diversity = diversity_from_proto(request.diversity)
+    return [
+        RankQuery(
+            user_id=user_id,
+            date=date,
+            limit=limit,
+            rules=rules,
+            diversity=diversity,
+            explain=request.explain,
+        )
+        for user_id in user_ids
+    ]
 
 
 def batch_user_ids_from_proto(values: Sequence[str]) -> list[UserId]:
@@ -225,23 +291,15 @@ def paper_to_proto(paper: Paper) -> pb.Paper:
     )
 
 
-def _popularity_reason(entry: RankedEntry) -> str:
-    readers = int(entry.score)
-    if readers == 0:
-        return "newly listed; nobody has clicked or saved it yet"
-    return f"popular today: {readers} reader{'s' if readers != 1 else ''} clicked or saved it"
-
-
-def rank_page_to_proto(page: RankPage, *, explain: bool) -> pb.RankPapersResponse:
+def rank_page_to_proto(page: RankPage) -> pb.RankPapersResponse:
     """A page of ranked papers as a ``RankPapersResponse``."""
-    explain_popularity = explain and page.strategy is Strategy.POPULAR
     return pb.RankPapersResponse(
         papers=[
             pb.RankedPaper(
                 paper=paper_to_proto(entry.paper),
                 score=entry.score,
                 rank=entry.rank,
-                reasons=[_popularity_reason(entry)] if explain_popularity else [],
+                reasons=entry.reasons,
             )
             for entry in page.entries
         ],

@@ -27,6 +27,7 @@ class PageToken:
     model_version: str
     user_rev: int
     day_rev: str
+    view: str = ""
 
     def encode(self) -> str:
         """Serialise to a URL-safe string."""
@@ -38,13 +39,15 @@ class PageToken:
             "m": self.model_version,
             "ur": self.user_rev,
             "dr": self.day_rev,
+            "vw": self.view,
         }
         raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_page_token(token: str, *, user_id: str, date: dt.date) -> PageToken:
-    """Parse a token from a previous response for the same ``user_id`` and ``date``."""
+def decode_page_token(token: str, *, user_id: str, date: dt.date, view: str = "") -> PageToken:
+    """Parse a token from a previous response for the same ``user_id``, ``date`` and ``view``
+    (rules and diversity, see ``rules.view_key``)."""
     problem = "is not a token returned by RankPapers; omit it to start from page one"
     if len(token) > _MAX_TOKEN_LENGTH:
         raise InvalidInput("page_token", problem)
@@ -60,6 +63,7 @@ def decode_page_token(token: str, *, user_id: str, date: dt.date) -> PageToken:
             model_version=str(payload["m"]),
             user_rev=int(payload["ur"]),
             day_rev=str(payload["dr"]),
+            view=str(payload.get("vw", "")),
         )
         valid = payload.get("v") == _TOKEN_VERSION and parsed.offset > 0
     except (
@@ -76,4 +80,9 @@ def decode_page_token(token: str, *, user_id: str, date: dt.date) -> PageToken:
         raise InvalidInput("page_token", problem)
     if parsed.user_id != user_id or parsed.date != date:
         raise InvalidInput("page_token", "belongs to another user_id or date")
+    if parsed.view != view:
+        raise InvalidInput(
+            "page_token",
+            "was issued for other filters or diversity; send the same ones, or omit the token",
+        )
     return parsed

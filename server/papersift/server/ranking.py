@@ -1,12 +1,22 @@
-"""Ranking functions: plain Python/numpy on ids and counts, no gRPC and no store access."""
+"""Ranking functions: plain Python/numpy on ids, scores and papers; no gRPC, no store access.
+
+A list is built in steps, each a function here: order the day (``rank_popular`` or
+``rank_by_scores``), drop what the reader must not see again (``without_hidden``), apply the
+request's filters (``admitted``), re-rank the head for diversity (``diversified``), then move
+followed authors' papers to the top (``followed_first``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 
 import numpy as np
+import scipy.sparse as sp
 
-from papersift.core.types import PaperId, ScoredPaper
+from papersift.core.types import Paper, PaperId, ScoredPaper
+from papersift.server.diversity import DIVERSITY_WINDOW, mmr_order
+from papersift.server.rules import RankRules
 
 
 def rank_popular(
@@ -49,3 +59,69 @@ def rank_by_scores(
         if max_length is not None and len(ranked) >= max_length:
             break
     return ranked
+
+
+def without_hidden(
+    ordered: Sequence[ScoredPaper],
+    keys: Mapping[PaperId, frozenset[str]],
+    hidden: AbstractSet[str],
+) -> list[ScoredPaper]:
+    """Drop papers sharing an identity key (id, arXiv id, title) with ``hidden``."""
+    if not hidden:
+        return list(ordered)
+    return [item for item in ordered if not keys[item.paper_id] & hidden]
+
+
+def admitted(
+    ordered: Sequence[ScoredPaper],
+    papers: Mapping[PaperId, Paper],
+    texts: Mapping[PaperId, str] | None,
+    rules: RankRules,
+) -> list[ScoredPaper]:
+    """Keep the papers that pass the category and keyword rules.
+
+    ``texts`` (folded title and abstract by id) is needed only when there are keyword rules.
+    """
+    if texts is None:
+        if rules.filters_text:
+            raise ValueError("keyword rules need the papers' folded texts")
+        texts = {}
+    return [
+        item
+        for item in ordered
+        if rules.admits(papers[item.paper_id], texts.get(item.paper_id, ""))
+    ]
+
+
+def diversified(
+    ordered: Sequence[ScoredPaper],
+    row: Mapping[PaperId, int],
+    content: sp.csr_matrix,
+    diversity: float,
+    window: int = DIVERSITY_WINDOW,
+) -> list[ScoredPaper]:
+    """Re-rank the first ``window`` papers by MMR on their content rows (L2-normalised).
+
+    Scores stay what the model gave, so with diversity they no longer fall monotonically.
+    """
+    if diversity == 0.0 or len(ordered) < 2:
+        return list(ordered)
+    head = list(ordered[:window])
+    rows = content[[row[item.paper_id] for item in head]]
+    similarity = np.asarray((rows @ rows.T).todense(), dtype=np.float64)
+    relevance = np.array([item.score for item in head], dtype=np.float64)
+    order = mmr_order(relevance, similarity, diversity)
+    return [head[index] for index in order] + list(ordered[window:])
+
+
+def followed_first(
+    ordered: Sequence[ScoredPaper], papers: Mapping[PaperId, Paper], rules: RankRules
+) -> list[ScoredPaper]:
+    """Papers by followed authors first (in their order), then the rest."""
+    if not rules.followed_authors:
+        return list(ordered)
+    followed = [item for item in ordered if rules.followed_author(papers[item.paper_id])]
+    if not followed:
+        return list(ordered)
+    chosen = {item.paper_id for item in followed}
+    return followed + [item for item in ordered if item.paper_id not in chosen]

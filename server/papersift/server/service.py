@@ -10,14 +10,14 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from papersift.core.bundle import ModelBundle
 from papersift.core.errors import NotFound
-from papersift.core.scoring import PreparedItems, UserHistory
-from papersift.core.signals import UserSignals, user_signals
+from papersift.core.scoring import UserHistory, UserModel, normalize_rows
+from papersift.core.signals import SAVE_WEIGHT, UserSignals, user_signals
 from papersift.core.store import Store
 from papersift.core.types import (
     DigestDelivery,
@@ -27,16 +27,34 @@ from papersift.core.types import (
     PaperId,
     RankedList,
     RecordResult,
+    ScoredPaper,
     SentDigest,
     Strategy,
     UpsertResult,
     UserId,
 )
 from papersift.server.cache import CacheKey, CacheUnavailable, RankCache
+from papersift.server.day import DayItems, DayPapers
+from papersift.server.explain import (
+    MAX_REASONS,
+    Similar,
+    followed_reason,
+    personal_reasons,
+    popularity_reason,
+)
+from papersift.server.identity import paper_keys
 from papersift.server.lru import Lru
 from papersift.server.models import ModelHolder
 from papersift.server.paging import PageToken
-from papersift.server.ranking import rank_by_scores, rank_popular
+from papersift.server.ranking import (
+    admitted,
+    diversified,
+    followed_first,
+    rank_by_scores,
+    rank_popular,
+    without_hidden,
+)
+from papersift.server.rules import NO_RULES, RankRules, view_key
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +72,14 @@ class RankQuery:
     date: dt.date
     limit: int
     page_token: PageToken | None = None
+    rules: RankRules = NO_RULES
+    diversity: float = 0.0
+    explain: bool = False
+
+    @property
+    def view(self) -> str:
+        """What besides model, reader and day shapes the list (``""`` for the plain list)."""
+        return view_key(self.rules, self.diversity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +89,7 @@ class RankedEntry:
     paper: Paper
     score: float
     rank: int
+    reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +113,15 @@ class DeleteCounts:
     digests: int
 
 
-@dataclass(frozen=True, slots=True)
-class DayItems:
-    """A day's candidates (sorted by id) prepared for scoring with one model."""
+@dataclass(frozen=True)
+class Reader:
+    """What a request knows of its reader: signals, the papers they touched, their model."""
 
-    paper_ids: tuple[PaperId, ...]
-    items: PreparedItems
+    signals: UserSignals
+    first_touch: Mapping[PaperId, dt.datetime]
+    touched: Mapping[PaperId, Paper]
+    history: UserHistory | None
+    model: UserModel | None
 
 
 class RankingService:
@@ -104,7 +134,8 @@ class RankingService:
         self._cache = cache
         self._models = models
         self._max_list_length = max_list_length
-        self._day_papers: Lru[tuple[dt.date, int], Mapping[PaperId, Paper]] = Lru(16)
+        self._day_papers: Lru[tuple[dt.date, int], DayPapers] = Lru(16)
+        self._feature_names: Lru[str, list[str]] = Lru(2)
         self._day_items: Lru[tuple[str, dt.date, int], DayItems] = Lru(16)
         self._preparing: dict[tuple[str, dt.date, int], asyncio.Future[DayItems]] = {}
 
@@ -148,7 +179,11 @@ class RankingService:
         return self._models.current
 
     async def rank(self, query: RankQuery) -> RankPage:
-        """One page of the reader's ranked list for the day."""
+        """One page of the reader's ranked list for the day.
+
+        The whole list, after rules and diversity, is cached under a key that includes a hash of
+        them (``RankQuery.view``); reasons are computed for the page only, on every call.
+        """
         model = self._models.current  # one model for the whole request, even across a reload
         revisions = await asyncio.to_thread(self._store.revisions, query.user_id, query.date)
         if revisions.papers == 0:
@@ -164,6 +199,7 @@ class RankingService:
             day_rev=str(revisions.papers)
             if personal
             else f"{revisions.papers}.{revisions.activity}",
+            view=query.view,
         )
         offset = 0
         ranking: RankedList | None = None
@@ -178,61 +214,129 @@ class RankingService:
         if ranking is None:
             ranking = await self._cache.get(key)
         cached = ranking is not None
-        papers = await self._papers_of_day(query.date, revisions.papers)
+        day = await self._papers_of_day(query.date, revisions.papers)
+        reader: Reader | None = None
         if ranking is None:
-            ranking = await self._rank_fresh(
-                model, query.user_id, query.date, papers, revisions.papers
-            )
+            reader = await self._reader(model, query)
+            ranking = await self._rank_fresh(model, query, reader, day, revisions.papers)
             await self._cache.set(key, ranking)
-        return self._page(ranking, papers, key, query, offset, cached)
+        page = self._page(ranking, day.papers, key, query, offset, cached)
+        if query.explain and page.entries:
+            page = await self._explain(page, model, query, reader, day, revisions.papers)
+        return page
 
-    async def rank_many(
-        self, user_ids: Sequence[UserId], date: dt.date, limit: int
-    ) -> list[tuple[UserId, RankPage]]:
+    async def rank_many(self, queries: Sequence[RankQuery]) -> list[RankPage]:
         """First pages for several readers, in the order given."""
-        return [(user, await self.rank(RankQuery(user, date, limit))) for user in user_ids]
+        return [await self.rank(query) for query in queries]
 
-    async def _papers_of_day(self, date: dt.date, papers_rev: int) -> Mapping[PaperId, Paper]:
-        papers = self._day_papers.get((date, papers_rev))
-        if papers is None:
+    async def _papers_of_day(self, date: dt.date, papers_rev: int) -> DayPapers:
+        day = self._day_papers.get((date, papers_rev))
+        if day is None:
             listed = await asyncio.to_thread(self._store.papers_for_date, date)
-            papers = {paper.paper_id: paper for paper in listed}
-            self._day_papers.put((date, papers_rev), papers)
-        if not papers:
+            day = DayPapers({paper.paper_id: paper for paper in listed})
+            self._day_papers.put((date, papers_rev), day)
+        if not day.papers:
             raise NotFound(f"no papers are listed on {date.isoformat()}")
-        return papers
+        return day
+
+    async def _reader(self, model: ModelBundle | None, query: RankQuery) -> Reader:
+        """Load what the reader did; with a model, their history's features and user model."""
+        interactions = await asyncio.to_thread(self._store.user_interactions, query.user_id)
+        signals = user_signals(interactions)
+        first_touch: dict[PaperId, dt.datetime] = {}
+        for interaction in interactions:
+            first_touch.setdefault(interaction.paper_id, interaction.occurred_at)
+        touched: Mapping[PaperId, Paper] = {}
+        if signals.seen:
+            touched = await asyncio.to_thread(self._store.get_papers, signals.seen)
+        history: UserHistory | None = None
+        user: UserModel | None = None
+        if model is not None:
+            if signals.positive or signals.negative:
+                history = await asyncio.to_thread(_history, model, signals, touched)
+            personal_id = query.user_id if model.scorer.has_user(query.user_id) else None
+            user = model.scorer.user_model(user_id=personal_id, history=history)
+        return Reader(signals, first_touch, touched, history, user)
 
     async def _rank_fresh(
         self,
         model: ModelBundle | None,
-        user_id: UserId,
-        date: dt.date,
-        papers: Mapping[PaperId, Paper],
+        query: RankQuery,
+        reader: Reader,
+        day: DayPapers,
         papers_rev: int,
     ) -> RankedList:
-        signals = user_signals(await asyncio.to_thread(self._store.user_interactions, user_id))
-        if model is not None:
-            if model.scorer.has_user(user_id):
-                strategy = Strategy.PERSONAL
-            elif signals.has_preferences:
-                strategy = Strategy.FOLD_IN
-            else:
-                strategy = Strategy.POPULAR
-            if strategy is not Strategy.POPULAR:
-                day = await self._prepared_day(model, date, papers, papers_rev)
-                history = await self._history(model, signals)
-                personal_id = user_id if strategy is Strategy.PERSONAL else None
-                scores = await asyncio.to_thread(
-                    model.scorer.score, day.items, user_id=personal_id, history=history
+        strategy = Strategy.POPULAR
+        items: DayItems | None = None
+        ordered: list[ScoredPaper] | None = None
+        if model is not None and (reader.model is not None or query.diversity > 0):
+            items = await self._prepared_day(model, query.date, day.papers, papers_rev)
+        if model is not None and items is not None and reader.model is not None:
+            scores = await asyncio.to_thread(model.scorer.score_user, items.items, reader.model)
+            ordered = rank_by_scores(items.paper_ids, scores)
+            strategy = (
+                Strategy.PERSONAL if model.scorer.has_user(query.user_id) else Strategy.FOLD_IN
+            )
+        if ordered is None:
+            popularity = await asyncio.to_thread(self._store.popularity, query.date)
+            ordered = rank_popular(day.papers, popularity)
+
+        def finish(ordered: list[ScoredPaper]) -> list[ScoredPaper]:
+            ordered = without_hidden(ordered, day.keys, _hidden_keys(query, reader))
+            rules = query.rules
+            ordered = admitted(
+                ordered, day.papers, day.texts if rules.filters_text else None, rules
+            )
+            if items is not None and query.diversity > 0:
+                ordered = diversified(ordered, items.row, items.items.content, query.diversity)
+            return followed_first(ordered, day.papers, rules)[: self._max_list_length]
+
+        finished = await asyncio.to_thread(finish, ordered)
+        return RankedList(strategy, model.version if model else "", tuple(finished))
+
+    async def _explain(
+        self,
+        page: RankPage,
+        model: ModelBundle | None,
+        query: RankQuery,
+        reader: Reader | None,
+        day: DayPapers,
+        papers_rev: int,
+    ) -> RankPage:
+        """The page with reasons on each paper (computed per page, never cached)."""
+        personal_reasons_of: dict[PaperId, list[str]] = {}
+        if page.strategy is not Strategy.POPULAR and model is not None:
+            if reader is None:
+                reader = await self._reader(model, query)
+            if reader.model is not None:
+                items = await self._prepared_day(model, query.date, day.papers, papers_rev)
+                personal_reasons_of = await asyncio.to_thread(
+                    _personal_reasons,
+                    model,
+                    items,
+                    reader,
+                    [entry.paper.paper_id for entry in page.entries],
+                    self._names(model),
                 )
-                if scores is not None:
-                    ranked = rank_by_scores(
-                        day.paper_ids, scores, signals.negative, self._max_list_length
-                    )
-                    return RankedList(strategy, model.version, tuple(ranked))
-        popularity = await asyncio.to_thread(self._store.popularity, date)
-        ranked = rank_popular(papers, popularity, signals.negative, self._max_list_length)
-        return RankedList(Strategy.POPULAR, model.version if model else "", tuple(ranked))
+        explained = []
+        for entry in page.entries:
+            reasons: list[str] = []
+            author = query.rules.followed_author(entry.paper)
+            if author is not None:
+                reasons.append(followed_reason(author))
+            if page.strategy is Strategy.POPULAR:
+                reasons.append(popularity_reason(int(entry.score)))
+            else:
+                reasons.extend(personal_reasons_of.get(entry.paper.paper_id, []))
+            explained.append(replace(entry, reasons=tuple(reasons[:MAX_REASONS])))
+        return replace(page, entries=tuple(explained))
+
+    def _names(self, model: ModelBundle) -> list[str]:
+        names = self._feature_names.get(model.version)
+        if names is None:
+            names = model.featurizer.feature_names
+            self._feature_names.put(model.version, names)
+        return names
 
     async def _prepared_day(
         self,
@@ -260,26 +364,6 @@ class RankingService:
         day = await asyncio.shield(pending)
         self._day_items.put(key, day)
         return day
-
-    async def _history(self, model: ModelBundle, signals: UserSignals) -> UserHistory | None:
-        """Feature rows of the reader's liked and dismissed papers, for fold-in."""
-        if not signals.positive and not signals.negative:
-            return None
-        wanted = set(signals.positive) | set(signals.negative)
-        found = await asyncio.to_thread(self._store.get_papers, wanted)
-        liked = [pid for pid in sorted(signals.positive) if pid in found]
-        disliked = [pid for pid in sorted(signals.negative) if pid in found]
-
-        def featurize() -> UserHistory:
-            return UserHistory(
-                positive=model.featurizer.transform([found[pid] for pid in liked]),
-                positive_weights=np.array(
-                    [signals.positive[pid] for pid in liked], dtype=np.float32
-                ),
-                negative=model.featurizer.transform([found[pid] for pid in disliked]),
-            )
-
-        return await asyncio.to_thread(featurize)
 
     @staticmethod
     def _page(
@@ -325,4 +409,70 @@ def _snapshot_key(token: PageToken) -> CacheKey:
         user_id=UserId(token.user_id),
         user_rev=token.user_rev,
         day_rev=token.day_rev,
+        view=token.view,
     )
+
+
+def _history(
+    model: ModelBundle, signals: UserSignals, touched: Mapping[PaperId, Paper]
+) -> UserHistory:
+    """Feature rows of the reader's liked and dismissed papers."""
+    liked = [pid for pid in sorted(signals.positive) if pid in touched]
+    disliked = [pid for pid in sorted(signals.negative) if pid in touched]
+    return UserHistory(
+        positive=model.featurizer.transform([touched[pid] for pid in liked]),
+        positive_weights=np.array([signals.positive[pid] for pid in liked], dtype=np.float32),
+        negative=model.featurizer.transform([touched[pid] for pid in disliked]),
+    )
+
+
+def _hidden_keys(query: RankQuery, reader: Reader) -> set[str]:
+    """Identity keys of the papers the reader must not see again.
+
+    Dismissed papers always; with ``exclude_seen`` also every paper the reader touched before
+    the requested day began, or that was listed on an earlier day.
+    """
+    hidden: set[str] = set()
+    for paper_id in reader.signals.negative:
+        paper = reader.touched.get(paper_id)
+        hidden |= paper_keys(paper) if paper is not None else {f"id:{paper_id}"}
+    if query.rules.exclude_seen:
+        day_start = dt.datetime.combine(query.date, dt.time(), dt.UTC)
+        for paper_id, paper in reader.touched.items():
+            if paper.date < query.date or reader.first_touch[paper_id] < day_start:
+                hidden |= paper_keys(paper)
+    return hidden
+
+
+def _personal_reasons(
+    model: ModelBundle,
+    items: DayItems,
+    reader: Reader,
+    paper_ids: Sequence[PaperId],
+    names: Sequence[str],
+) -> dict[PaperId, list[str]]:
+    """Reasons of each of ``paper_ids`` from the features that raised its score for ``reader``
+    and from the liked paper it is closest to."""
+    if reader.model is None:
+        return {}
+    present = [paper_id for paper_id in paper_ids if paper_id in items.row]
+    rows = [items.row[paper_id] for paper_id in present]
+    contributions = model.scorer.feature_contributions(items.items, reader.model, rows)
+    liked = sorted(pid for pid in reader.signals.positive if pid in reader.touched)
+    closest: list[Similar | None] = [None] * len(rows)
+    if liked and rows:
+        liked_rows = normalize_rows(
+            model.featurizer.transform([reader.touched[pid] for pid in liked])
+        )
+        similarity = np.asarray((items.items.content[rows] @ liked_rows.T).todense())
+        for position, row_similarity in enumerate(similarity):
+            best = int(np.argmax(row_similarity))
+            closest[position] = Similar(
+                title=reader.touched[liked[best]].title,
+                saved=reader.signals.positive[liked[best]] >= SAVE_WEIGHT,
+                cosine=float(row_similarity[best]),
+            )
+    return {
+        paper_id: personal_reasons(contributions[position], names, closest[position])
+        for position, paper_id in enumerate(present)
+    }

@@ -143,22 +143,17 @@ class RankerServicer(pb_grpc.RankerServicer):
 
     async def _rank_papers(self, request: pb.RankPapersRequest) -> pb.RankPapersResponse:
         page = await self._service.rank(convert.rank_query_from_proto(request))
-        return convert.rank_page_to_proto(page, explain=request.explain)
+        return convert.rank_page_to_proto(page)
 
     async def _rank_papers_batch(
         self, request: pb.RankPapersBatchRequest
     ) -> pb.RankPapersBatchResponse:
-        user_ids = convert.batch_user_ids_from_proto(request.user_ids)
-        date = parse_date(request.date, "date")
-        limit = convert.limit_from_proto(request.limit)
-        convert.check_batch_ranked(len(user_ids), limit)
-        pages = await self._service.rank_many(user_ids, date, limit)
+        queries = convert.batch_queries_from_proto(request)
+        pages = await self._service.rank_many(queries)
         return pb.RankPapersBatchResponse(
             results=[
-                pb.UserRanking(
-                    user_id=user_id, ranking=convert.rank_page_to_proto(page, explain=False)
-                )
-                for user_id, page in pages
+                pb.UserRanking(user_id=query.user_id, ranking=convert.rank_page_to_proto(page))
+                for query, page in zip(queries, pages, strict=True)
             ]
         )
 

@@ -35,19 +35,23 @@ class CacheKey:
     user_id: UserId
     user_rev: int
     day_rev: str
+    view: str = ""
 
     def render(self, prefix: str) -> str:
-        """The Redis key: ``{prefix}:rank:{model}:{date}:{user}:{user_rev}:{day_rev}``.
+        """The Redis key: ``{prefix}:rank:{model}:{date}:{user}:{user_rev}:{day_rev}[:{view}]``.
+
+        ``view`` (a hash of the request's rules and diversity) is left out for the plain list.
 
         The model is ``none`` when none is loaded. The free-form parts (model, user, day_rev)
         are percent-escaped so that ``:`` or ``*`` in them can neither make two keys equal nor
         act as a pattern; ordinary ids and versions such as ``v3`` or ``12.40`` stay as they are.
         """
         model = quote(self.model_version) if self.model_version else "none"
-        return (
+        key = (
             f"{prefix}:rank:{model}:{self.date.isoformat()}:{quote(self.user_id)}"
             f":{self.user_rev}:{quote(self.day_rev)}"
         )
+        return f"{key}:{quote(self.view)}" if self.view else key
 
 
 @dataclass(slots=True)

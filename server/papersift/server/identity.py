@@ -1,0 +1,56 @@
+"""When two listings are the same paper: same id, same arXiv id without version, or same title.
+
+A paper comes back under a new version (``arxiv:2504.01234v2``), or from another source (the
+Hugging Face daily list names papers by title). "Never twice" compares these keys, not ids.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from papersift.core.types import Paper
+
+# New-style (2504.01234) and old-style (hep-th/9901001) arXiv ids, with an optional version.
+_ARXIV_ID = re.compile(
+    r"(?:arxiv[:/]|arxiv\.org/(?:abs|pdf)/)"
+    r"(?P<id>\d{4}\.\d{4,5}|[a-z][a-z.-]*/\d{7})(?:v\d+)?(?![\w.])",
+    re.IGNORECASE,
+)
+# Shorter titles ("Introduction", "Erratum") are too common to identify a paper.
+MIN_TITLE_WORDS = 4
+
+
+def fold(text: str) -> str:
+    """Lower-case, accent-free, single-spaced text: ``"Über  Größe"`` -> ``"uber grosse"``."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(stripped.split())
+
+
+def title_key(title: str) -> str | None:
+    """The title reduced to its words, or ``None`` when too short to identify a paper."""
+    words = re.findall(r"\w+", fold(title))
+    return " ".join(words) if len(words) >= MIN_TITLE_WORDS else None
+
+
+def arxiv_id(*texts: str) -> str | None:
+    """The first arXiv id (without version) found in ``texts`` (e.g. the paper id, its URL)."""
+    for text in texts:
+        match = _ARXIV_ID.search(text)
+        if match:
+            return match.group("id").lower()
+    return None
+
+
+def paper_keys(paper: Paper) -> frozenset[str]:
+    """Keys that identify ``paper`` across versions and sources; two listings sharing any key
+    are the same paper."""
+    keys = {f"id:{paper.paper_id}"}
+    found = arxiv_id(paper.paper_id, paper.url)
+    if found:
+        keys.add(f"arxiv:{found}")
+    title = title_key(paper.title)
+    if title:
+        keys.add(f"title:{title}")
+    return frozenset(keys)
