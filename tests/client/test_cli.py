@@ -287,6 +287,29 @@ def test_rank_explain_lists_reasons_under_each_paper(
     assert lines[2].startswith("   - ")
 
 
+def test_rank_rules_and_diversity_reach_the_server(
+    ingested: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ("--server", ingested, "rank", "--user", "alice", "--date", DATE, "--json")
+    status, out, _ = run(
+        capsys,
+        *base,
+        *("--category", "CS.LG", "--exclude-keyword", "graph transformers"),
+        *("--follow", "mira patel", "--exclude-seen", "--diversity", "0.5"),
+    )
+    assert status == 0
+    ids = [paper["paper_id"] for paper in json.loads(out)["papers"]]
+    assert ids == ["arxiv:2503.01001"]
+
+    status, out, _ = run(capsys, *base, "--keyword", "diffusion", "--follow", "Ana Souza")
+    assert [paper["paper_id"] for paper in json.loads(out)["papers"]] == ["arxiv:2503.01004"]
+
+
+def test_rank_rejects_a_diversity_outside_zero_to_one(capsys: pytest.CaptureFixture[str]) -> None:
+    err = usage_error(capsys, "rank", "--user", "a", "--date", DATE, "--diversity", "1.5")
+    assert "must be between 0 and 1, got 1.5" in err
+
+
 def test_rank_json_is_one_object_for_scripts(
     ingested: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

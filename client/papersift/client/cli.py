@@ -28,8 +28,10 @@ from papersift.client._models import (
     ModelInfo,
     Paper,
     RankedPaper,
+    RankFilters,
     Ranking,
 )
+from papersift.client.digest import cli as digest_cli
 
 __all__ = ["main"]
 
@@ -86,6 +88,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _unit_interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
     return value
 
 
@@ -248,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
             "  papersift rank --user alice --date 2025-03-07\n"
             "  papersift rank --user alice --date 2025-03-07 --limit 50 --explain\n"
             "  papersift rank --user alice --date 2025-03-07 --page-token TOKEN\n"
+            "  papersift rank --user alice --date 2025-03-07 --category cs.CL \\\n"
+            "      --exclude-keyword survey --follow 'Yoshua Bengio' --exclude-seen \\\n"
+            "      --diversity 0.3\n"
             "  papersift rank --user alice --date 2025-03-07 --json | jq '.papers[].paper_id'"
         ),
         handler=_cmd_rank,
@@ -262,6 +277,62 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rank.add_argument("--explain", action="store_true", help="show why each paper was ranked")
     rank.add_argument("--json", action="store_true", help="print one JSON object for scripts")
+    rules = rank.add_argument_group(
+        "rules on top of the ranking",
+        "Repeat an option for several values. Keywords and authors ignore case and accents.",
+    )
+    rules.add_argument(
+        "--category",
+        dest="include_categories",
+        action="append",
+        default=[],
+        metavar="CAT",
+        help="keep only papers in this category, e.g. cs.CL",
+    )
+    rules.add_argument(
+        "--exclude-category",
+        dest="exclude_categories",
+        action="append",
+        default=[],
+        metavar="CAT",
+        help="drop papers in this category",
+    )
+    rules.add_argument(
+        "--keyword",
+        dest="must_have_keywords",
+        action="append",
+        default=[],
+        metavar="WORDS",
+        help="keep only papers whose title or abstract has these words",
+    )
+    rules.add_argument(
+        "--exclude-keyword",
+        dest="must_not_keywords",
+        action="append",
+        default=[],
+        metavar="WORDS",
+        help="drop papers whose title or abstract has these words",
+    )
+    rules.add_argument(
+        "--follow",
+        dest="followed_authors",
+        action="append",
+        default=[],
+        metavar="AUTHOR",
+        help="move papers by this author to the top",
+    )
+    rules.add_argument(
+        "--exclude-seen",
+        action="store_true",
+        help="drop papers the reader interacted with or was shown on earlier days",
+    )
+    rules.add_argument(
+        "--diversity",
+        type=_unit_interval,
+        default=0.0,
+        metavar="D",
+        help="0 (plain score order, the default) to 1 (most diverse)",
+    )
 
     model_info = _command(
         subparsers,
@@ -288,6 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     delete_user.add_argument("--user", required=True, help="the reader to erase")
     delete_user.add_argument("--yes", action="store_true", help="confirm the erasure")
+
+    digest_cli.add_parser(subparsers, parents=[common])
     return parser
 
 
@@ -457,6 +530,8 @@ def _cmd_rank(args: argparse.Namespace) -> int:
             limit=args.limit,
             page_token=args.page_token,
             explain=args.explain,
+            filters=_rank_filters(args),
+            diversity=args.diversity,
         )
     if args.json:
         print(json.dumps(_ranking_json(args.user, args.date, ranking), ensure_ascii=False))
@@ -465,6 +540,19 @@ def _cmd_rank(args: argparse.Namespace) -> int:
     for line in _ranking_table(ranking, width=width, explain=args.explain):
         print(line)
     return EXIT_OK
+
+
+def _rank_filters(args: argparse.Namespace) -> RankFilters | None:
+    """The rules given on the command line, or ``None`` when there are none."""
+    filters = RankFilters(
+        include_categories=tuple(args.include_categories),
+        exclude_categories=tuple(args.exclude_categories),
+        must_have_keywords=tuple(args.must_have_keywords),
+        must_not_keywords=tuple(args.must_not_keywords),
+        followed_authors=tuple(args.followed_authors),
+        exclude_seen=args.exclude_seen,
+    )
+    return None if filters == RankFilters() else filters
 
 
 def _ranking_table(ranking: Ranking, *, width: int, explain: bool) -> Iterator[str]:

@@ -34,22 +34,16 @@ def title_key(title: str) -> str | None:
     return " ".join(words) if len(words) >= MIN_TITLE_WORDS else None
 
 
-def arxiv_id(*texts: str) -> str | None:
-    """The first arXiv id (without version) found in ``texts`` (e.g. the paper id, its URL)."""
-    for text in texts:
-        match = _ARXIV_ID.search(text)
-        if match:
-            return match.group("id").lower()
-    return None
+def arxiv_ids(*texts: str) -> set[str]:
+    """The arXiv ids (without version) found in ``texts`` (e.g. the paper id and its URL)."""
+    return {match.group("id").lower() for text in texts for match in _ARXIV_ID.finditer(text)}
 
 
 def paper_keys(paper: Paper) -> frozenset[str]:
     """Keys that identify ``paper`` across versions and sources; two listings sharing any key
     are the same paper."""
     keys = {f"id:{paper.paper_id}"}
-    found = arxiv_id(paper.paper_id, paper.url)
-    if found:
-        keys.add(f"arxiv:{found}")
+    keys.update(f"arxiv:{found}" for found in arxiv_ids(paper.paper_id, paper.url))
     title = title_key(paper.title)
     if title:
         keys.add(f"title:{title}")

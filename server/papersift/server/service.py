@@ -391,6 +391,7 @@ class RankingService:
                 model_version=key.model_version,
                 user_rev=key.user_rev,
                 day_rev=key.day_rev,
+                view=key.view,
             ).encode()
         return RankPage(
             entries=entries,
