@@ -115,7 +115,11 @@ class DeleteCounts:
 
 @dataclass(frozen=True)
 class Reader:
-    """What a request knows of its reader: signals, the papers they touched, their model."""
+    """What a request knows of its reader: signals, the papers they touched, their model.
+
+    ``touched`` holds the liked and dismissed papers, and every paper the reader touched when
+    the request asked to exclude what was seen.
+    """
 
     signals: UserSignals
     first_touch: Mapping[PaperId, dt.datetime]
@@ -246,9 +250,13 @@ class RankingService:
         first_touch: dict[PaperId, dt.datetime] = {}
         for interaction in interactions:
             first_touch.setdefault(interaction.paper_id, interaction.occurred_at)
+        # Impressions can be many; their papers are needed only to hide what was seen.
+        wanted = set(signals.positive) | signals.negative
+        if query.rules.exclude_seen:
+            wanted |= signals.seen
         touched: Mapping[PaperId, Paper] = {}
-        if signals.seen:
-            touched = await asyncio.to_thread(self._store.get_papers, signals.seen)
+        if wanted:
+            touched = await asyncio.to_thread(self._store.get_papers, wanted)
         history: UserHistory | None = None
         user: UserModel | None = None
         if model is not None:
