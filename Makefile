@@ -5,10 +5,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 SOURCES := client/papersift/client core server training tests scripts bench
 
-.PHONY: help venv demo test lint format typecheck proto proto-check pytest bench-quality clean
+.PHONY: help venv demo digest-preview test lint format typecheck proto proto-check pytest bench-quality clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ venv: $(STAMP)  ## create .venv and install papersift with every extra
 
 demo: $(STAMP)  ## ingest, serve, record, rank and show, on SQLite + the in-process cache
 	$(PY) scripts/demo.py
+
+digest-preview: $(STAMP)  ## render a real digest of the demo data to .demo/digest-preview/ (HTML, PNG)
+	$(PY) -m scripts.digest_preview
 
 test: lint typecheck proto-check pytest  ## every check: ruff, mypy, proto drift, pytest
 

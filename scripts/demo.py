@@ -10,6 +10,7 @@ Every step is an ordinary command, printed before it runs, so you can repeat it 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gzip
 import json
@@ -22,6 +23,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -50,13 +53,15 @@ def run(*args: str) -> None:
     subprocess.run([str(BIN / args[0]), *args[1:]], check=True)
 
 
-def wait_until_serving(address: str, server: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def wait_until_serving(
+    address: str, server: subprocess.Popen[bytes], log: Path, timeout: float = 60
+) -> None:
     deadline = time.monotonic() + timeout
     with grpc.insecure_channel(address) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             if server.poll() is not None:
-                sys.exit(f"papersift-server exited early; see {WORK / 'server.log'}")
+                sys.exit(f"papersift-server exited early; see {log}")
             try:
                 reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
                 if reply.status == health_pb2.HealthCheckResponse.SERVING:
@@ -64,10 +69,10 @@ def wait_until_serving(address: str, server: subprocess.Popen[bytes], timeout: f
             except grpc.RpcError:
                 pass
             time.sleep(0.2)
-    sys.exit(f"papersift-server did not become ready in {timeout:.0f} s; see {WORK / 'server.log'}")
+    sys.exit(f"papersift-server did not become ready in {timeout:.0f} s; see {log}")
 
 
-def demo_events() -> Path:
+def demo_events(work: Path) -> Path:
     """Readers with clear tastes on the first two days, written as JSONL events.
 
     Language-model readers (alice among them) click and save cs.CL papers about language
@@ -100,7 +105,7 @@ def demo_events() -> Path:
                         "occurred_at": (now + dt.timedelta(minutes=n)).isoformat(),
                     }
                 )
-    path = WORK / "events.jsonl"
+    path = work / "events.jsonl"
     path.write_text("".join(json.dumps(event) + "\n" for event in events), encoding="utf-8")
     return path
 
@@ -113,7 +118,7 @@ def newcomer_saves() -> list[str]:
     return [f"arxiv:{p['arxiv_id']}" for p in picks[-2:]]
 
 
-def wait_for_model(address: str, timeout: float = 60) -> None:
+def wait_for_model(address: str, log: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     with grpc.insecure_channel(address) as channel:
         stub = ranker_pb2_grpc.RankerStub(channel)
@@ -121,48 +126,102 @@ def wait_for_model(address: str, timeout: float = 60) -> None:
             if stub.GetModelInfo(ranker_pb2.GetModelInfoRequest(), timeout=5).loaded:
                 return
             time.sleep(0.2)
-    sys.exit("the server did not pick up the trained model; see .demo/server.log")
+    sys.exit(f"the server did not pick up the trained model; see {log}")
+
+
+@dataclass(frozen=True)
+class DemoServer:
+    """A running papersift-server of the demo, its store and model folder (relative to ROOT)."""
+
+    address: str
+    database: str
+    models: str
+    log: Path
+
+    @property
+    def cli(self) -> tuple[str, ...]:
+        """The start of every ``papersift`` command aimed at this server."""
+        return ("papersift", "--server", self.address)
+
+
+@contextlib.contextmanager
+def serve(work: Path) -> Iterator[DemoServer]:
+    """Run papersift-server (SQLite + in-process cache) with its state under ``work``.
+
+    The folder is emptied first; the server is stopped with SIGTERM (a graceful drain) on exit.
+    """
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    relative = work.relative_to(ROOT)
+    server = DemoServer(
+        address=f"127.0.0.1:{free_port()}",
+        database=f"sqlite:///{work / 'papersift.db'}",
+        models=str(relative / "models"),
+        log=relative / "server.log",
+    )
+    log = (work / "server.log").open("wb")
+    command = [
+        str(BIN / "papersift-server"), "serve", "--listen", server.address,
+        "--database-url", server.database, "--model-dir", server.models,
+        "--model-poll-interval", "0.5",
+    ]  # fmt: skip
+    print(f"$ {shlex.join(['papersift-server', *command[1:]])} &   (log: {server.log})")
+    env = {**os.environ, "PAPERSIFT_REDIS_URL": ""}
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        wait_until_serving(server.address, process, server.log)
+        yield server
+    finally:
+        print("\nstopping papersift-server (SIGTERM: graceful drain)")
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def ingest_sample(server: DemoServer) -> None:
+    """Ingest the three arXiv days and the two seed feeds of data/sample."""
+    run(*server.cli, "ingest", str(ARXIV_DAYS.relative_to(ROOT)))
+    run(
+        *server.cli,
+        "ingest",
+        "--date",
+        SEED_DAY,
+        "data/sample/seed-llm-digest.md",
+        "data/sample/seed-hf-daily.txt",
+    )
+
+
+def record_readers(server: DemoServer, work: Path) -> None:
+    """Record the clicks and saves of the demo's two groups of readers."""
+    run(*server.cli, "record", "--file", str(demo_events(work).relative_to(ROOT)))
+
+
+def train(server: DemoServer, work: Path) -> None:
+    """Train a model on the store and wait until the running server has loaded it."""
+    run(
+        "papersift-train",
+        "--database-url",
+        server.database,
+        "--model-dir",
+        server.models,
+        "--report-dir",
+        str((work / "reports").relative_to(ROOT)),
+        "--no-progress",
+    )
+    wait_for_model(server.address, server.log)
 
 
 def main() -> int:
-    shutil.rmtree(WORK, ignore_errors=True)
-    WORK.mkdir()
-    address = f"127.0.0.1:{free_port()}"
-    database = f"sqlite:///{WORK / 'papersift.db'}"
-    models = str((WORK / "models").relative_to(ROOT))
-    log = (WORK / "server.log").open("wb")
-    command = [
-        str(BIN / "papersift-server"), "serve", "--listen", address,
-        "--database-url", database, "--model-dir", models, "--model-poll-interval", "0.5",
-    ]  # fmt: skip
-    print(f"$ {shlex.join(['papersift-server', *command[1:]])} &   (log: .demo/server.log)")
-    env = {**os.environ, "PAPERSIFT_REDIS_URL": ""}
-    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    try:
-        wait_until_serving(address, server)
-        cli = ("papersift", "--server", address)
-        run(*cli, "ingest", str(ARXIV_DAYS.relative_to(ROOT)))
-        run(
-            *cli,
-            "ingest",
-            "--date",
-            SEED_DAY,
-            "data/sample/seed-llm-digest.md",
-            "data/sample/seed-hf-daily.txt",
-        )
-        run(*cli, "record", "--file", str(demo_events().relative_to(ROOT)))
+    with serve(WORK) as server:
+        cli = server.cli
+        ingest_sample(server)
+        record_readers(server, WORK)
         run(*cli, "rank", "--user", "alice", "--date", DAY, "--limit", "5")
-        run(
-            "papersift-train",
-            "--database-url",
-            database,
-            "--model-dir",
-            models,
-            "--report-dir",
-            str((WORK / "reports").relative_to(ROOT)),
-            "--no-progress",
-        )
-        wait_for_model(address)
+        train(server, WORK)
         run(*cli, "model-info")
         run(*cli, "rank", "--user", "alice", "--date", DAY, "--limit", "8")
         run(*cli, "rank", "--user", "bob", "--date", DAY, "--limit", "8")
@@ -180,15 +239,6 @@ def main() -> int:
                 f"demo-newcomer-{n}",
             )
         run(*cli, "rank", "--user", "newcomer", "--date", DAY, "--limit", "8")
-    finally:
-        print("\nstopping papersift-server (SIGTERM: graceful drain)")
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
     print("demo finished: the store is in .demo/papersift.db, the server log in .demo/server.log")
     return 0
 

@@ -110,6 +110,11 @@ def test_personal_reasons_group_terms_and_order_by_strength() -> None:
         "by Ada, whose papers you read",
         "about graph, node and edge, as papers you liked",
     ]
+    category_first = [(5, 0.9), (0, 0.5)]
+    assert personal_reasons(category_first, names, None) == [
+        "about graph, as papers you liked",
+        "in cs.LG, a category you read",
+    ]
     far = Similar(title="Far away", saved=False, cosine=0.1)
     assert personal_reasons([(0, 0.5)], names, far) == ["about graph, as papers you liked"]
     assert personal_reasons([], names, None) == []

@@ -2,7 +2,9 @@
 
 A reason names the words, authors or categories of the paper that contributed most to its score
 (``Scorer.feature_contributions``), or the reader's liked paper it is closest to, or the rule
-that put it on top. At most ``MAX_REASONS`` per paper, the strongest first.
+that put it on top. At most ``MAX_REASONS`` per paper: the closest liked paper first, then
+authors and words by the strength of their contribution, categories last (a category is shared
+by much of the day, so it says least).
 """
 
 from __future__ import annotations
@@ -64,7 +66,8 @@ def personal_reasons(
         verb = "saved" if similar.saved else "opened"
         reasons.append(f'similar to "{_shorten(similar.title)}", which you {verb}')
     terms: list[str] = []
-    ranked: list[tuple[float, str]] = []  # (strength, reason) of authors and categories
+    ranked: list[tuple[float, str]] = []  # (strength, reason) of authors and the terms
+    categories: list[str] = []
     terms_strength = 0.0
     for index, value in contributions:
         kind, _, name = feature_names[index].partition(":")
@@ -74,9 +77,11 @@ def personal_reasons(
         elif kind == "author":
             ranked.append((value, f"by {name}, whose papers you read"))
         elif kind == "category":
-            ranked.append((value, f"in {name}, a category you read"))
+            categories.append(f"in {name}, a category you read")
     if terms:
         ranked.append((terms_strength, f"about {_join(terms)}, as papers you liked"))
     ranked.sort(key=lambda pair: -pair[0])
     reasons.extend(reason for _, reason in ranked)
+    # A category is shared by much of the day: it tells the reader least, so it comes last.
+    reasons.extend(categories)
     return reasons[:MAX_REASONS]
