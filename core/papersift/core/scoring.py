@@ -402,9 +402,7 @@ class Scorer:
                 + items.content.data[start:end] * interest[features]
             )
             order = np.argsort(-values, kind="stable")[:top]
-            explained.append(
-                [(int(features[i]), float(values[i])) for i in order if values[i] > 0]
-            )
+            explained.append([(int(features[i]), float(values[i])) for i in order if values[i] > 0])
         return explained
 
     def _parts(self, items: PreparedItems, user: UserModel) -> _ScoreParts:
