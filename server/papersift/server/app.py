@@ -16,6 +16,7 @@ from papersift.core.store import Store
 from papersift.server.cache import RankCache, open_cache
 from papersift.server.config import Settings
 from papersift.server.models import ModelHolder
+from papersift.server.observe import ObservingInterceptor
 from papersift.server.service import RankingService
 from papersift.server.servicer import RankerServicer, Readiness
 from papersift.v1 import ranker_pb2, ranker_pb2_grpc
@@ -32,8 +33,10 @@ _READINESS_MAX_BACKOFF = 30.0
 class PaperSiftServer:
     """A running papersift gRPC server; ``start`` then ``stop`` (or ``serve_until_signalled``)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, reuse_port: bool = False) -> None:
+        """Build the parts; ``reuse_port`` lets several worker processes share the port."""
         self.settings = settings
+        self._reuse_port = reuse_port
         self.port = 0
         self._store = Store(settings.database_url)
         self._cache: RankCache = open_cache(settings.redis_url, prefix=settings.cache_prefix)
@@ -48,12 +51,14 @@ class PaperSiftServer:
         """Listen, then migrate and reach the store in the background (health follows it)."""
         # Created here, not in __init__: grpc.aio objects belong to the running event loop.
         self._server = grpc.aio.server(
+            interceptors=[ObservingInterceptor()],
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-                # A second server on a busy port must fail, not silently share it.
-                ("grpc.so_reuseport", 0),
-            ]
+                # Workers share the port on purpose; otherwise a second server on a busy port
+                # must fail, not silently share it.
+                ("grpc.so_reuseport", 1 if self._reuse_port else 0),
+            ],
         )
         try:
             await self._models.refresh()

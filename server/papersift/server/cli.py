@@ -15,8 +15,8 @@ try:
 
     from papersift.core.errors import StoreUnavailable
     from papersift.core.store import Store
-    from papersift.server.app import PaperSiftServer
-    from papersift.server.config import Settings
+    from papersift.server.config import Settings, split_host_port
+    from papersift.server.logs import configure_logging
 except ModuleNotFoundError as missing:  # the bare install is the client only
     sys.exit(
         f"papersift-server: {missing.name} is not installed; "
@@ -24,13 +24,17 @@ except ModuleNotFoundError as missing:  # the bare install is the client only
     )
 
 EPILOG = """\
-Every flag can also be set by an environment variable (PAPERSIFT_LISTEN, PAPERSIFT_DATABASE_URL,
-PAPERSIFT_REDIS_URL, PAPERSIFT_MODEL_DIR, PAPERSIFT_LOG_LEVEL); flags win.
+Every flag can also be set by an environment variable named PAPERSIFT_ and the flag in capitals
+(PAPERSIFT_LISTEN, PAPERSIFT_DATABASE_URL, PAPERSIFT_REDIS_URL, PAPERSIFT_WORKERS, ...); flags win.
+
+--workers N runs N processes on one port (SO_REUSEPORT), each with its own event loop; SIGTERM
+drains them all. Use Redis with several workers: the in-process cache is per process.
 
 examples:
   papersift-server                                   # SQLite file + in-process cache
   papersift-server serve --database-url postgresql+psycopg://app@db/papersift \\
-                         --redis-url redis://cache:6379/0 --listen 0.0.0.0:50051
+                         --redis-url redis://cache:6379/0 --listen 0.0.0.0:50051 \\
+                         --workers 4 --metrics-listen 0.0.0.0:9464 --log-format json
   papersift-server migrate --database-url postgresql+psycopg://app@db/papersift
 """
 
@@ -43,7 +47,7 @@ def _settings_flags(parser: argparse.ArgumentParser, *, store_only: bool = False
             f"--{name.replace('_', '-')}",
             dest=name,
             default=None,
-            help=f"{info.description} (default: {info.default})",
+            help=f"{info.description} (default: {info.get_default(call_default_factory=True)})",
         )
 
 
@@ -90,9 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             field = ".".join(str(part) for part in error["loc"])
             print(f"papersift-server: --{field.replace('_', '-')}: {error['msg']}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     try:
         if args.command == "migrate":
             store = Store(settings.database_url)
@@ -101,10 +103,51 @@ def main(argv: Sequence[str] | None = None) -> int:
             shown = make_url(settings.database_url).render_as_string(hide_password=True)
             print(f"migrated {shown}")
             return 0
-        asyncio.run(PaperSiftServer(settings).serve_until_signalled())
-    except (StoreUnavailable, RuntimeError) as exc:
+        return _serve(settings)
+    except (StoreUnavailable, RuntimeError, OSError) as exc:
         print(f"papersift-server: {exc}", file=sys.stderr)
         return 1
+
+
+def _serve(settings: Settings) -> int:
+    if settings.workers == 1:
+        stop_metrics = None
+        if settings.metrics_listen:
+            from papersift.server.metrics import serve_metrics
+
+            stop_metrics = serve_metrics(settings.metrics_listen, multiprocess=False)
+        try:
+            return _worker(settings, 0)
+        finally:
+            if stop_metrics is not None:
+                stop_metrics()
+    if split_host_port(settings.listen)[1] == 0:
+        print(
+            f"papersift-server: --workers {settings.workers} share one port: --listen needs a "
+            f"fixed port, not {settings.listen} (or use --workers 1)",
+            file=sys.stderr,
+        )
+        return 2
+    if settings.redis_url is None:
+        logging.getLogger(__name__).warning(
+            "%d workers with the in-process cache: each worker caches on its own, and "
+            "DeleteUser clears only its own worker's lists (the others expire); "
+            "set --redis-url to share one cache",
+            settings.workers,
+        )
+    # Imported here, not at the top: prometheus-client must not be imported before the
+    # supervisor has chosen its multiprocess directory.
+    from papersift.server.workers import run_supervised
+
+    return run_supervised(settings, _worker)
+
+
+def _worker(settings: Settings, index: int) -> int:
+    """Run one server process until SIGTERM or SIGINT (the body of each worker)."""
+    from papersift.server.app import PaperSiftServer
+
+    server = PaperSiftServer(settings, reuse_port=settings.workers > 1)
+    asyncio.run(server.serve_until_signalled())
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -9,6 +10,12 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+LogFormat = Literal["text", "json"]
+
+
+def _cores() -> int:
+    """CPUs this process may run on (the affinity mask, so a container's cpuset counts)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class Settings(BaseSettings):
@@ -31,6 +38,20 @@ class Settings(BaseSettings):
         2.0, gt=0, description="seconds between checks for a newly published model bundle"
     )
     log_level: LogLevel = Field("INFO", description="log level")
+    log_format: LogFormat = Field(
+        "text", description="log lines as text, or as JSON objects (one per line)"
+    )
+    workers: int = Field(
+        default_factory=_cores,
+        ge=1,
+        le=256,
+        description="server processes sharing the port (SO_REUSEPORT); default: the CPU count",
+    )
+    metrics_listen: str | None = Field(
+        None,
+        description="host:port of the Prometheus /metrics endpoint (all workers' metrics); "
+        "unset means none",
+    )
     max_list_length: int = Field(
         1_000, ge=1, le=10_000, description="longest ranked list kept per reader and day"
     )
@@ -41,12 +62,27 @@ class Settings(BaseSettings):
     @field_validator("listen")
     @classmethod
     def _check_listen(cls, value: str) -> str:
-        host, _, port = value.rpartition(":")
-        if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-            raise ValueError(f"{value!r} is not host:port (e.g. 127.0.0.1:50051)")
-        return value
+        return _host_port(value, "127.0.0.1:50051")
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _check_metrics_listen(cls, value: str | None) -> str | None:
+        return _host_port(value, "0.0.0.0:9464") if value else None
 
     @field_validator("redis_url")
     @classmethod
     def _empty_redis_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+
+def _host_port(value: str, example: str) -> str:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{value!r} is not host:port (e.g. {example})")
+    return value
+
+
+def split_host_port(value: str) -> tuple[str, int]:
+    """``"host:port"`` (validated by :class:`Settings`) as ``(host, port)``; IPv6 brackets go."""
+    host, _, port = value.rpartition(":")
+    return host.strip("[]"), int(port)

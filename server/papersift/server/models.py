@@ -18,6 +18,7 @@ from papersift.core.bundle import (
     current_version,
     load_version,
 )
+from papersift.server.metrics import record_model
 
 logger = logging.getLogger(__name__)
 
@@ -47,15 +48,24 @@ class ModelHolder:
             logger.error("refused model bundle %s: %s; %s", version, exc, kept)
             return False
         self.current = bundle
+        self.publish_metrics(previous=loaded)
         logger.info("loaded model %s from %s", version, bundle.path)
         return True
+
+    def publish_metrics(self, previous: str | None = None) -> None:
+        """Set the model version and age metrics from the loaded bundle."""
+        bundle = self.current
+        if bundle is None:
+            return
+        record_model(bundle.version, previous, bundle.manifest.trained_at.timestamp())
 
     async def watch(self, interval: float) -> None:
         """Check for a newly published bundle every ``interval`` seconds, forever."""
         while True:
             await asyncio.sleep(interval)
             try:
-                await self.refresh()
+                if not await self.refresh():
+                    self.publish_metrics()  # the age grows between reloads
             except OSError as exc:  # e.g. the model volume is briefly unavailable
                 logger.warning("cannot read %s: %s", self.model_dir, exc)
             except Exception:  # the watch must outlive any surprise; the old model keeps serving

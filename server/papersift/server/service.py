@@ -33,6 +33,7 @@ from papersift.core.types import (
     UpsertResult,
     UserId,
 )
+from papersift.server import metrics
 from papersift.server.cache import CacheKey, CacheUnavailable, RankCache
 from papersift.server.day import DayItems, DayPapers
 from papersift.server.explain import (
@@ -300,6 +301,7 @@ class RankingService:
             return followed_first(ordered, day.papers, rules)[: self._max_list_length]
 
         finished = await asyncio.to_thread(finish, ordered)
+        metrics.RANKINGS.labels(strategy=strategy.value).inc()
         return RankedList(strategy, model.version if model else "", tuple(finished))
 
     async def _explain(
@@ -371,6 +373,7 @@ class RankingService:
             pending.add_done_callback(lambda _: self._preparing.pop(key, None))
         day = await asyncio.shield(pending)
         self._day_items.put(key, day)
+        metrics.DAY_CANDIDATES.set(len(day.paper_ids))
         return day
 
     @staticmethod

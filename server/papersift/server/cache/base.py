@@ -5,10 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import urllib.parse
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final, Literal, Protocol
 
 from papersift.core.errors import PaperSiftError
 from papersift.core.types import RankedList, UserId
+from papersift.server.metrics import record_cache
+
+Outcome = Literal["hits", "misses", "errors", "skipped"]
+_METRIC_LABELS: dict[str, str] = {
+    "hits": "hit",
+    "misses": "miss",
+    "errors": "error",
+    "skipped": "skipped",
+}
 
 DEFAULT_TTL: Final = dt.timedelta(hours=36)
 """How long a cached list lives; a day's lists are of no use once the next day's papers arrive."""
@@ -68,6 +77,11 @@ class CacheStats:
     misses: int = 0
     errors: int = 0
     skipped: int = 0
+
+    def count(self, outcome: Outcome) -> None:
+        """Add one to ``outcome``'s counter here and in the Prometheus metrics."""
+        setattr(self, outcome, getattr(self, outcome) + 1)
+        record_cache(_METRIC_LABELS[outcome])
 
 
 class RankCache(Protocol):

@@ -43,15 +43,15 @@ class InProcessCache:
         """The cached list, or ``None`` when absent or expired."""
         entry = self._entries.get(key)
         if entry is None:
-            self.stats.misses += 1
+            self.stats.count("misses")
             return None
         expires_at, ranking = entry
         if self._clock() >= expires_at:
             self._remove(key)
-            self.stats.misses += 1
+            self.stats.count("misses")
             return None
         self._entries.move_to_end(key)
-        self.stats.hits += 1
+        self.stats.count("hits")
         return ranking
 
     async def set(self, key: CacheKey, ranking: RankedList) -> None:

@@ -96,7 +96,7 @@ class RedisCache:
     async def get(self, key: CacheKey) -> RankedList | None:
         """The cached list, or ``None`` on a miss, a corrupt value or backend trouble."""
         if self._down:
-            self.stats.skipped += 1
+            self.stats.count("skipped")
             return None
         name = key.render(self._prefix)
         try:
@@ -106,23 +106,23 @@ class RedisCache:
             self._mark_down(exc)
             return None
         if raw is None:
-            self.stats.misses += 1
+            self.stats.count("misses")
             return None
         ranking = _decode(raw)
         if ranking is None:
-            self.stats.misses += 1
+            self.stats.count("misses")
             self._log.warning("Deleting a corrupt cached ranking at %s", name)
             with contextlib.suppress(*_BACKEND_ERRORS):
                 async with asyncio.timeout(self._deadline):
                     await self._client.delete(name)
             return None
-        self.stats.hits += 1
+        self.stats.count("hits")
         return ranking
 
     async def set(self, key: CacheKey, ranking: RankedList) -> None:
         """Store a list with the TTL and index it under its reader; no-op on backend trouble."""
         if self._down:
-            self.stats.skipped += 1
+            self.stats.count("skipped")
             return
         name = key.render(self._prefix)
         index = self._index_key(key.user_id)
@@ -170,7 +170,7 @@ class RedisCache:
         return f"{self._prefix}:userkeys:{quote(user_id)}"
 
     def _mark_down(self, exc: BaseException) -> None:
-        self.stats.errors += 1
+        self.stats.count("errors")
         if self._down or self._closed:
             return
         self._down = True
