@@ -78,11 +78,8 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):
 
 
 def _code_name(context: Any, failed: bool) -> str:
+    """The status the call ended with: the aborted code, OK (none set), or an escape's."""
     if failed:
         return "CANCELLED" if context.cancelled() else grpc.StatusCode.UNKNOWN.name
     code = context.code()
-    if code is None:
-        return grpc.StatusCode.OK.name
-    if isinstance(code, grpc.StatusCode):
-        return code.name
-    return grpc.StatusCode(code).name if not isinstance(code, int) else str(code)
+    return code.name if isinstance(code, grpc.StatusCode) else grpc.StatusCode.OK.name
