@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Iterator
@@ -18,6 +19,18 @@ def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
+async def settled(name: str, expected: float, **labels: str) -> float:
+    """The sample once it reaches ``expected``, or its value after a bounded wait.
+
+    An aborted call's status reaches the client before the server has finished recording it.
+    """
+    for _ in range(100):
+        if sample(name, **labels) == expected:
+            break
+        await asyncio.sleep(0.02)
+    return sample(name, **labels)
+
+
 async def test_rpcs_are_counted_by_method_and_code(api: Api) -> None:
     ok = sample("papersift_rpc_duration_seconds_count", method="RankPapers", code="OK")
     missing = sample("papersift_rpc_duration_seconds_count", method="RankPapers", code="NOT_FOUND")
@@ -28,10 +41,8 @@ async def test_rpcs_are_counted_by_method_and_code(api: Api) -> None:
 
     assert failure.code is grpc.StatusCode.NOT_FOUND
     assert sample("papersift_rpc_duration_seconds_count", method="RankPapers", code="OK") == ok + 2
-    assert (
-        sample("papersift_rpc_duration_seconds_count", method="RankPapers", code="NOT_FOUND")
-        == missing + 1
-    )
+    name = "papersift_rpc_duration_seconds_count"
+    assert await settled(name, missing + 1, method="RankPapers", code="NOT_FOUND") == missing + 1
 
 
 async def test_cache_hits_misses_and_rankings_are_counted(api: Api) -> None:
