@@ -146,7 +146,7 @@ class DemoServer:
 
 @contextlib.contextmanager
 def serve(work: Path) -> Iterator[DemoServer]:
-    """Run papersift-server (SQLite + in-process cache) with its state under ``work``.
+    """Run papersift-server (SQLite + in-process cache, one worker) with its state under ``work``.
 
     The folder is emptied first; the server is stopped with SIGTERM (a graceful drain) on exit.
     """
@@ -164,6 +164,9 @@ def serve(work: Path) -> Iterator[DemoServer]:
         str(BIN / "papersift-server"), "serve", "--listen", server.address,
         "--database-url", server.database, "--model-dir", server.models,
         "--model-poll-interval", "0.5",
+        # One process: the demo's in-process cache and model reload are then one, and the
+        # demo's step "wait for the model" holds for every request after it.
+        "--workers", "1",
     ]  # fmt: skip
     print(f"$ {shlex.join(['papersift-server', *command[1:]])} &   (log: {server.log})")
     env = {**os.environ, "PAPERSIFT_REDIS_URL": ""}
@@ -239,6 +242,12 @@ def main() -> int:
                 f"demo-newcomer-{n}",
             )
         run(*cli, "rank", "--user", "newcomer", "--date", DAY, "--limit", "8")
+        # Why each paper is there, with rules on top: nothing seen before, a spread of topics.
+        run(
+            *cli,
+            *("rank", "--user", "alice", "--date", DAY, "--limit", "5", "--explain"),
+            *("--exclude-seen", "--exclude-keyword", "survey", "--diversity", "0.3"),
+        )
     print("demo finished: the store is in .demo/papersift.db, the server log in .demo/server.log")
     return 0
 

@@ -115,6 +115,10 @@ def test_personal_reasons_group_terms_and_order_by_strength() -> None:
         "about graph, as papers you liked",
         "in cs.LG, a category you read",
     ]
+    names_with_two = [*names, "category:cs.IR"]
+    assert personal_reasons([(5, 0.3), (6, 0.2)], names_with_two, None) == [
+        "in cs.LG and cs.IR, categories you read"
+    ]
     far = Similar(title="Far away", saved=False, cosine=0.1)
     assert personal_reasons([(0, 0.5)], names, far) == ["about graph, as papers you liked"]
     assert personal_reasons([], names, None) == []

@@ -77,11 +77,13 @@ def personal_reasons(
         elif kind == "author":
             ranked.append((value, f"by {name}, whose papers you read"))
         elif kind == "category":
-            categories.append(f"in {name}, a category you read")
+            categories.append(name)
     if terms:
         ranked.append((terms_strength, f"about {_join(terms)}, as papers you liked"))
     ranked.sort(key=lambda pair: -pair[0])
     reasons.extend(reason for _, reason in ranked)
     # A category is shared by much of the day: it tells the reader least, so it comes last.
-    reasons.extend(categories)
+    if categories:
+        what = "a category" if len(categories) == 1 else "categories"
+        reasons.append(f"in {_join(categories)}, {what} you read")
     return reasons[:MAX_REASONS]
