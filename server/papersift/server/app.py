@@ -52,6 +52,9 @@ class PaperSiftServer:
         # Created here, not in __init__: grpc.aio objects belong to the running event loop.
         self._server = grpc.aio.server(
             interceptors=[ObservingInterceptor()],
+            # Beyond this, calls are refused at once (RESOURCE_EXHAUSTED) instead of queueing:
+            # admitted calls keep their latency and the process its memory.
+            maximum_concurrent_rpcs=self.settings.max_concurrent_rpcs,
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     grace_period: float = Field(
         10.0, ge=0, description="seconds in-flight calls get to finish on SIGTERM"
     )
+    max_concurrent_rpcs: int = Field(
+        256,
+        ge=1,
+        le=100_000,
+        description="calls a worker runs at once; beyond it gRPC answers RESOURCE_EXHAUSTED",
+    )
 
     @field_validator("listen")
     @classmethod
