@@ -17,7 +17,15 @@ from papersift.core.store._engine import create_engine, parse_url
 from papersift.core.store._migrations import alembic_config, downgrade, upgrade
 from papersift.core.store.schema import metadata
 
-TABLES = {"papers", "interactions", "day_revisions", "models", "digests", "alembic_version"}
+TABLES = {
+    "papers",
+    "interactions",
+    "day_revisions",
+    "models",
+    "digests",
+    "erased_users",
+    "alembic_version",
+}
 
 
 @pytest.fixture
@@ -37,7 +45,7 @@ def head_revision() -> str | None:
 
 
 def test_there_is_one_head() -> None:
-    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0002"]
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0003"]
 
 
 def test_migrate_reaches_head_and_is_idempotent(database_url: str, engine: sa.Engine) -> None:

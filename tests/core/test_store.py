@@ -428,3 +428,27 @@ def test_concurrent_upserts_of_the_same_new_papers_insert_each_once(store: Store
     assert sum(result.inserted for result in results) == 50
     assert sum(result.unchanged for result in results) == 50 * (len(rotations) - 1)
     assert store.papers_for_date(DAY) == sorted(batch, key=lambda paper: paper.paper_id)
+
+
+# -- erasures ----------------------------------------------------------------------------------
+
+
+def test_deleting_a_user_keeps_only_a_hash_and_the_time(store: Store) -> None:
+    store.upsert_papers([make_paper(1)])
+    store.record_interactions([make_event("e1", paper=1)])
+    assert store.revisions(ALICE, DAY).erased_at is None
+
+    store.delete_user(ALICE)
+
+    erased_at = store.revisions(ALICE, DAY).erased_at
+    assert erased_at is not None
+    assert abs(erased_at - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=5)
+    assert store.revisions(BOB, DAY).erased_at is None
+
+
+def test_purge_forgets_erasures_older_than_the_given_time(store: Store) -> None:
+    store.delete_user(ALICE)
+    cut = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+    assert store.purge_erasures(before=cut - dt.timedelta(days=1)) == 0
+    assert store.purge_erasures(before=cut) == 1
+    assert store.revisions(ALICE, DAY).erased_at is None

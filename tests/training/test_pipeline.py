@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -11,11 +12,12 @@ import pytest
 
 from papersift.core.bundle import current_version, load_current
 from papersift.core.errors import StoreUnavailable
-from papersift.core.store import Store
+from papersift.core.store import ModelRecord, Store
+from papersift.core.types import UserId
 from papersift.training.cli import main as train_main
 from papersift.training.data import Corpus, TrainingError, load_store
 from papersift.training.model import ModelConfig
-from papersift.training.pipeline import TrainOptions, train
+from papersift.training.pipeline import TrainOptions, forget_old_erasures, train
 from tests.synthetic import make_world
 
 QUICK = dataclasses.replace(ModelConfig.shipped(), epochs=6, patience=2, num_threads=1)
@@ -158,3 +160,33 @@ def test_a_failure_after_writing_publishes_nothing(tmp_path: Path) -> None:
         )
     assert current_version(model_dir) is None
     assert [path.name for path in model_dir.iterdir()] == []  # the unpublished bundle is gone
+
+
+def test_erasures_are_forgotten_once_no_served_model_predates_them(database_url: str) -> None:
+    store = Store(database_url)
+    store.migrate()
+    store.delete_user(UserId("erased-early"))
+    previous_trained_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+    for version, trained_at in (("v1", previous_trained_at), ("v2", None)):
+        store.register_model(
+            ModelRecord(
+                version=version,
+                created_at=dt.datetime.now(dt.UTC),
+                trained_at=trained_at,
+                data_start=None,
+                data_end=None,
+                metrics={},
+                path=f"/models/{version}",
+            )
+        )
+    day = dt.date(2025, 4, 1)
+    try:
+        # v2 was just published; v1 may still be served: erasures older than v1 are dropped.
+        assert forget_old_erasures(database_url, published="v2") == 1
+        assert store.revisions(UserId("erased-early"), day).erased_at is None
+        # With nothing registered before it, a first model keeps every record.
+        store.delete_user(UserId("erased-late"))
+        assert forget_old_erasures(database_url, published="v1") == 0
+        assert store.revisions(UserId("erased-late"), day).erased_at is not None
+    finally:
+        store.close()

@@ -127,6 +127,7 @@ class Reader:
     touched: Mapping[PaperId, Paper]
     history: UserHistory | None
     model: UserModel | None
+    personal: bool
 
 
 class RankingService:
@@ -195,7 +196,7 @@ class RankingService:
             raise NotFound(f"no papers are listed on {query.date.isoformat()}")
         # A PERSONAL list depends on the model, the reader and the day's papers, not on what
         # others click: leaving the day's activity out of its key keeps it cached all day.
-        personal = model is not None and model.scorer.has_user(query.user_id)
+        personal = _is_personal(model, query.user_id, revisions.erased_at)
         key = CacheKey(
             model_version=model.version if model else "",
             date=query.date,
@@ -222,7 +223,7 @@ class RankingService:
         day = await self._papers_of_day(query.date, revisions.papers)
         reader: Reader | None = None
         if ranking is None:
-            reader = await self._reader(model, query)
+            reader = await self._reader(model, query, personal=personal)
             ranking = await self._rank_fresh(model, query, reader, day, revisions.papers)
             await self._cache.set(key, ranking)
         page = self._page(ranking, day.papers, key, query, offset, cached)
@@ -244,8 +245,11 @@ class RankingService:
             raise NotFound(f"no papers are listed on {date.isoformat()}")
         return day
 
-    async def _reader(self, model: ModelBundle | None, query: RankQuery) -> Reader:
-        """Load what the reader did; with a model, their history's features and user model."""
+    async def _reader(
+        self, model: ModelBundle | None, query: RankQuery, *, personal: bool
+    ) -> Reader:
+        """Load what the reader did; with a model, their history's features and user model
+        (from the model's own vector of the reader when ``personal``, else folded in)."""
         interactions = await asyncio.to_thread(self._store.user_interactions, query.user_id)
         signals = user_signals(interactions)
         first_touch: dict[PaperId, dt.datetime] = {}
@@ -263,9 +267,9 @@ class RankingService:
         if model is not None:
             if signals.positive or signals.negative:
                 history = await asyncio.to_thread(_history, model, signals, touched)
-            personal_id = query.user_id if model.scorer.has_user(query.user_id) else None
+            personal_id = query.user_id if personal else None
             user = model.scorer.user_model(user_id=personal_id, history=history)
-        return Reader(signals, first_touch, touched, history, user)
+        return Reader(signals, first_touch, touched, history, user, personal)
 
     async def _rank_fresh(
         self,
@@ -283,9 +287,7 @@ class RankingService:
         if model is not None and items is not None and reader.model is not None:
             scores = await asyncio.to_thread(model.scorer.score_user, items.items, reader.model)
             ordered = rank_by_scores(items.paper_ids, scores)
-            strategy = (
-                Strategy.PERSONAL if model.scorer.has_user(query.user_id) else Strategy.FOLD_IN
-            )
+            strategy = Strategy.PERSONAL if reader.personal else Strategy.FOLD_IN
         if ordered is None:
             popularity = await asyncio.to_thread(self._store.popularity, query.date)
             ordered = rank_popular(day.papers, popularity)
@@ -317,7 +319,8 @@ class RankingService:
         personal_reasons_of: dict[PaperId, list[str]] = {}
         if page.strategy is not Strategy.POPULAR and model is not None:
             if reader is None:
-                reader = await self._reader(model, query)
+                personal = page.strategy is Strategy.PERSONAL
+                reader = await self._reader(model, query, personal=personal)
             if reader.model is not None:
                 items = await self._prepared_day(model, query.date, day.papers, papers_rev)
                 personal_reasons_of = await asyncio.to_thread(
@@ -412,6 +415,17 @@ class RankingService:
             cached=cached,
             total=len(ranking.items),
         )
+
+
+def _is_personal(model: ModelBundle | None, user_id: UserId, erased_at: dt.datetime | None) -> bool:
+    """Whether the model's own vector of the reader may rank for them.
+
+    Not if the reader was erased after the model was trained: the vector is what is left of
+    the erased history (the next training, from the store, no longer has it).
+    """
+    if model is None or not model.scorer.has_user(user_id):
+        return False
+    return erased_at is None or erased_at < model.manifest.trained_at
 
 
 def _snapshot_key(token: PageToken) -> CacheKey:

@@ -9,7 +9,7 @@ import gzip
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +28,15 @@ class TrainingError(PaperSiftError):
 
 @dataclass(frozen=True)
 class Corpus:
-    """Everything training reads: papers and interactions (oldest first)."""
+    """Everything training reads: papers and interactions (oldest first).
+
+    ``read_at`` is when reading began: the model knows nothing that happened after it, and is
+    stamped with it (``trained_at``), which is what erasures are compared with.
+    """
 
     papers: list[Paper]
     interactions: list[Interaction]
+    read_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     @property
     def window(self) -> tuple[dt.date | None, dt.date | None]:
@@ -45,8 +50,9 @@ class Corpus:
 def load_store(database_url: str) -> Corpus:
     """Read every paper and interaction from the store."""
     store = Store(database_url)
+    read_at = dt.datetime.now(dt.UTC)
     try:
-        return Corpus(list(store.iter_papers()), store.all_interactions())
+        return Corpus(list(store.iter_papers()), store.all_interactions(), read_at)
     except StoreUnavailable as exc:
         raise TrainingError(f"cannot read the store: {exc}") from exc
     except Exception as exc:  # e.g. a database that was never migrated

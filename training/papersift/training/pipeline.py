@@ -101,7 +101,8 @@ def train(
         options.model_dir,
         featurizer=featurizer,
         scorer=final_model.scorer,
-        trained_at=dt.datetime.now(dt.UTC),
+        # When the data was read: the model knows nothing later (erasures are compared to it).
+        trained_at=corpus.read_at,
         data_start=start,
         data_end=end,
         params={
@@ -126,6 +127,8 @@ def train(
         raise
     # Last step, so that a failure anywhere above publishes nothing.
     publish(options.model_dir, bundle.version)
+    if options.register_in:
+        forget_old_erasures(options.register_in, published=bundle.version)
     return TrainOutcome(bundle, comparison, history, epochs, report)
 
 
@@ -239,6 +242,32 @@ def _fit_all(
         config,
     )
     return result, featurizer, users
+
+
+def forget_old_erasures(database_url: str, *, published: str) -> int:
+    """Drop the erasure records no served model needs any more.
+
+    A record stops a model trained before the erasure from serving the reader. Once the
+    bundle ``published`` is out, the oldest model a server may still hold is the one
+    registered before it; records older than that model's training are of no use. Returns how
+    many were dropped.
+    """
+    store = Store(database_url)
+    try:
+        before = [
+            record.trained_at
+            for record in store.model_records()
+            if record.version != published and record.trained_at is not None
+        ]
+        if not before:
+            return 0
+        oldest_served = max(before)
+        dropped = store.purge_erasures(before=oldest_served)
+        if dropped:
+            logger.info("forgot %d erasure records older than %s", dropped, oldest_served)
+        return dropped
+    finally:
+        store.close()
 
 
 def _register(database_url: str, bundle: ModelBundle) -> None:

@@ -23,7 +23,15 @@ from papersift.core.store._engine import (
     parse_url,
     unavailable,
 )
-from papersift.core.store.schema import day_revisions, digests, interactions, models, papers
+from papersift.core.store.schema import (
+    UtcDateTime,
+    day_revisions,
+    digests,
+    erased_users,
+    interactions,
+    models,
+    papers,
+)
 from papersift.core.types import (
     DigestDelivery,
     DigestRecordResult,
@@ -64,12 +72,14 @@ class Revisions:
     0 for none) with every new interaction of the user, and never returns to an old value
     after the user is deleted; ``papers`` with every paper of the day inserted, changed or
     moved away; ``activity`` with every interaction recorded on (or deleted from) the day's
-    papers.
+    papers. ``erased_at`` is when the user was last deleted, if ever (see
+    :meth:`Store.delete_user`): a model trained before it must not serve them.
     """
 
     user: int
     papers: int
     activity: int
+    erased_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,15 +177,23 @@ class Store:
             .scalar_subquery()
         )
         day = day_revisions.c.date == date
+        erased = (
+            sa.select(erased_users.c.erased_at)
+            .where(erased_users.c.user_hash == user_hash(user_id))
+            .scalar_subquery()
+        )
         statement = sa.select(
             sa.func.coalesce(user, 0),
             sa.func.coalesce(sa.select(day_revisions.c.papers_rev).where(day).scalar_subquery(), 0),
             sa.func.coalesce(
                 sa.select(day_revisions.c.activity_rev).where(day).scalar_subquery(), 0
             ),
+            sa.type_coerce(erased, UtcDateTime()),
         )
         row = self._read(lambda connection: connection.execute(statement).one())
-        return Revisions(user=int(row[0]), papers=int(row[1]), activity=int(row[2]))
+        return Revisions(
+            user=int(row[0]), papers=int(row[1]), activity=int(row[2]), erased_at=row[3]
+        )
 
     def popularity(self, date: dt.date) -> dict[PaperId, int]:
         """Per paper of ``date``: how many distinct users clicked or saved it (only counts > 0)."""
@@ -216,9 +234,22 @@ class Store:
     def delete_user(self, user_id: UserId) -> UserDeletion:
         """Delete every interaction and digest record of ``user_id``; return how many there were.
 
-        The activity revision of every day the user touched grows too: popularity changed.
+        The activity revision of every day the user touched grows too: popularity changed. The
+        SHA-256 of the id is kept with the time of the erasure (and nothing else), so that a
+        model trained before it stops serving the reader; :meth:`purge_erasures` drops it once
+        no model that old is served.
         """
         return self._write(lambda connection: self._delete_user(connection, user_id))
+
+    def purge_erasures(self, before: dt.datetime) -> int:
+        """Forget erasures older than ``before`` (the training time of the oldest model any
+        server may still serve); returns how many were dropped."""
+
+        def purge(connection: sa.Connection) -> int:
+            statement = sa.delete(erased_users).where(erased_users.c.erased_at < before)
+            return int(connection.execute(statement).rowcount)
+
+        return self._write(purge)
 
     def record_digest(self, digest: DigestDelivery) -> DigestRecordResult:
         """Record a sent digest and its papers as ``IMPRESSION``s, in one transaction.
@@ -491,7 +522,21 @@ class Store:
             sa.delete(interactions).where(interactions.c.user_id == user_id)
         )
         mailed = connection.execute(sa.delete(digests).where(digests.c.user_id == user_id))
+        tombstone = self._insert(erased_users).values(
+            user_hash=user_hash(user_id), erased_at=dt.datetime.now(dt.UTC)
+        )
+        connection.execute(
+            tombstone.on_conflict_do_update(
+                index_elements=[erased_users.c.user_hash],
+                set_={"erased_at": tombstone.excluded.erased_at},
+            )
+        )
         return UserDeletion(interactions=int(deleted.rowcount), digests=int(mailed.rowcount))
+
+
+def user_hash(user_id: str) -> str:
+    """The SHA-256 (hex) of a user id, as the erasure records keep it."""
+    return hashlib.sha256(user_id.encode()).hexdigest()
 
 
 def digest_event_id(user_id: str, date: dt.date, paper_id: str) -> EventId:

@@ -141,3 +141,12 @@ digests = sa.Table(
     sa.Column("paper_count", sa.Integer, nullable=False),
     sa.Column("message_id", sa.String(MESSAGE_ID_LENGTH), nullable=False),
 )
+
+erased_users = sa.Table(
+    "erased_users",
+    metadata,
+    # SHA-256 of the user id, never the id itself: enough to stop a model trained before the
+    # erasure from serving the reader, and nothing more.
+    sa.Column("user_hash", sa.String(64), primary_key=True),
+    sa.Column("erased_at", UtcDateTime(), nullable=False),
+)
