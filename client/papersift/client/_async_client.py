@@ -60,6 +60,9 @@ class AsyncClient(BaseClient):
         timeout: Default deadline of each call in seconds; ``None`` for none.
         secure: Use TLS.
         root_certificates: PEM root certificates for TLS; ``None`` uses the system's.
+        private_key: PEM private key of a client certificate (servers that require one).
+        certificate_chain: PEM client certificate chain, with ``private_key``.
+        api_key: Sent with every call as ``authorization: Bearer <key>``; never logged.
         metadata: ``(key, value)`` pairs sent with every call, e.g. an authorization header.
         retry: Let gRPC retry calls that failed with UNAVAILABLE.
     """
@@ -71,6 +74,9 @@ class AsyncClient(BaseClient):
         timeout: float | None = DEFAULT_TIMEOUT,
         secure: bool = False,
         root_certificates: bytes | None = None,
+        private_key: bytes | None = None,
+        certificate_chain: bytes | None = None,
+        api_key: str | None = None,
         metadata: Sequence[tuple[str, str]] = (),
         retry: bool = True,
     ) -> None:
@@ -79,6 +85,9 @@ class AsyncClient(BaseClient):
             timeout=timeout,
             secure=secure,
             root_certificates=root_certificates,
+            private_key=private_key,
+            certificate_chain=certificate_chain,
+            api_key=api_key,
             metadata=metadata,
             retry=retry,
         )

@@ -72,16 +72,33 @@ class BaseClient:
         timeout: float | None,
         secure: bool,
         root_certificates: bytes | None,
+        private_key: bytes | None,
+        certificate_chain: bytes | None,
+        api_key: str | None,
         metadata: Sequence[tuple[str, str]],
         retry: bool,
     ) -> None:
-        if root_certificates is not None and not secure:
-            raise ValueError("root_certificates is only used with secure=True")
+        for name, value in (
+            ("root_certificates", root_certificates),
+            ("private_key", private_key),
+            ("certificate_chain", certificate_chain),
+        ):
+            if value is not None and not secure:
+                raise ValueError(f"{name} is only used with secure=True")
+        if (private_key is None) != (certificate_chain is None):
+            raise ValueError("private_key and certificate_chain go together")
+        extra: list[tuple[str, str]] = []
+        if api_key is not None:
+            if not api_key or any(ch.isspace() or ord(ch) < 32 for ch in api_key):
+                raise ValueError("api_key must be non-empty, without spaces or control characters")
+            extra.append(("authorization", f"Bearer {api_key}"))
         self._target = target
         self._timeout = timeout
         self._secure = secure
         self._root_certificates = root_certificates
-        self._metadata = tuple((key, value) for key, value in metadata)
+        self._private_key = private_key
+        self._certificate_chain = certificate_chain
+        self._metadata = (*((key, value) for key, value in metadata), *extra)
         self._retry = retry
         self._closed = False
 
@@ -103,7 +120,11 @@ class BaseClient:
     def _credentials(self) -> grpc.ChannelCredentials | None:
         if not self._secure:
             return None
-        return grpc.ssl_channel_credentials(root_certificates=self._root_certificates)
+        return grpc.ssl_channel_credentials(
+            root_certificates=self._root_certificates,
+            private_key=self._private_key,
+            certificate_chain=self._certificate_chain,
+        )
 
     def _options(self) -> list[tuple[str, str | int]]:
         return channel_options(retry=self._retry)

@@ -21,6 +21,11 @@ from typing import Any
 
 from papersift.client._base import DEFAULT_TARGET, DEFAULT_TIMEOUT
 from papersift.client._client import Client
+from papersift.client._connection import (
+    ConnectionSettingsError,
+    add_security_options,
+    connect,
+)
 from papersift.client._errors import DeadlineExceeded, PaperSiftError, Unavailable
 from papersift.client._models import (
     Interaction,
@@ -154,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"deadline of each call to the server (default: {DEFAULT_TIMEOUT:g})",
     )
+    add_security_options(connection)
 
     parser = argparse.ArgumentParser(
         prog="papersift",
@@ -375,7 +381,7 @@ def _version() -> str:
 
 
 def _connect(args: argparse.Namespace) -> Client:
-    return Client(args.server, timeout=args.timeout)
+    return connect(args)
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
@@ -731,6 +737,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif isinstance(exc, DeadlineExceeded):
             print("hint: give the server more time with --timeout SECONDS", file=sys.stderr)
         return EXIT_FAILED
+    except ConnectionSettingsError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
 

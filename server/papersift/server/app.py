@@ -13,6 +13,8 @@ from grpc_reflection.v1alpha import reflection
 
 from papersift.core.errors import StoreUnavailable
 from papersift.core.store import Store
+from papersift.server.api_keys import load_api_keys
+from papersift.server.auth import AuthInterceptor
 from papersift.server.cache import RankCache, open_cache
 from papersift.server.config import Settings
 from papersift.server.models import ModelHolder
@@ -34,9 +36,16 @@ class PaperSiftServer:
     """A running papersift gRPC server; ``start`` then ``stop`` (or ``serve_until_signalled``)."""
 
     def __init__(self, settings: Settings, *, reuse_port: bool = False) -> None:
-        """Build the parts; ``reuse_port`` lets several worker processes share the port."""
+        """Build the parts; ``reuse_port`` lets several worker processes share the port.
+
+        Raises:
+            ApiKeysError: The API keys file is not usable.
+            OSError: A TLS file cannot be read.
+        """
         self.settings = settings
         self._reuse_port = reuse_port
+        self._api_keys = load_api_keys(settings.api_keys_file) if settings.api_keys_file else None
+        self._credentials = _server_credentials(settings) if settings.tls else None
         self.port = 0
         self._store = Store(settings.database_url)
         self._cache: RankCache = open_cache(settings.redis_url, prefix=settings.cache_prefix)
@@ -51,7 +60,11 @@ class PaperSiftServer:
         """Listen, then migrate and reach the store in the background (health follows it)."""
         # Created here, not in __init__: grpc.aio objects belong to the running event loop.
         self._server = grpc.aio.server(
-            interceptors=[ObservingInterceptor()],
+            # Outermost first: refused calls are timed and logged too.
+            interceptors=[
+                ObservingInterceptor(),
+                *([AuthInterceptor(self._api_keys)] if self._api_keys else []),
+            ],
             # Beyond this, calls are refused at once (RESOURCE_EXHAUSTED) instead of queueing:
             # admitted calls keep their latency and the process its memory.
             maximum_concurrent_rpcs=self.settings.max_concurrent_rpcs,
@@ -83,13 +96,21 @@ class PaperSiftServer:
         for name in ("", RANKER_SERVICE):
             await self._health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         try:
-            self.port = self._server.add_insecure_port(self.settings.listen)
+            if self._credentials is None:
+                self.port = self._server.add_insecure_port(self.settings.listen)
+            else:
+                self.port = self._server.add_secure_port(self.settings.listen, self._credentials)
         except RuntimeError as exc:
             raise RuntimeError(
                 f"cannot listen on {self.settings.listen} ({exc}); is another server using it?"
             ) from exc
         await self._server.start()
-        logger.info("papersift-server listening on %s", self.address)
+        logger.info(
+            "papersift-server listening on %s (%s, %s)",
+            self.address,
+            "TLS" if self._credentials else "plaintext",
+            f"{len(self._api_keys.keys)} API keys" if self._api_keys else "no API keys",
+        )
         self._ready_task = asyncio.create_task(self._become_ready())
 
     @property
@@ -144,3 +165,14 @@ class PaperSiftServer:
         await stop.wait()
         logger.info("signal received; draining for up to %.0f s", self.settings.grace_period)
         await self.stop()
+
+
+def _server_credentials(settings: Settings) -> grpc.ServerCredentials:
+    """TLS credentials from the settings' PEM files (client certificates required with a CA)."""
+    assert settings.tls_cert_file is not None and settings.tls_key_file is not None
+    chain = settings.tls_cert_file.read_bytes()
+    key = settings.tls_key_file.read_bytes()
+    client_ca = settings.tls_client_ca_file.read_bytes() if settings.tls_client_ca_file else None
+    return grpc.ssl_server_credentials(
+        [(key, chain)], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )

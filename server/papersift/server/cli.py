@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 try:
@@ -15,6 +16,7 @@ try:
 
     from papersift.core.errors import StoreUnavailable
     from papersift.core.store import Store
+    from papersift.server.api_keys import SCOPES, ApiKeysError, load_api_keys, new_api_key
     from papersift.server.config import Settings, split_host_port
     from papersift.server.logs import configure_logging
 except ModuleNotFoundError as missing:  # the bare install is the client only
@@ -36,7 +38,11 @@ examples:
                          --redis-url redis://cache:6379/0 --listen 0.0.0.0:50051 \\
                          --workers 4 --metrics-listen 0.0.0.0:9464 --log-format json
   papersift-server migrate --database-url postgresql+psycopg://app@db/papersift
+  papersift-server new-api-key --name web-frontend --scopes rank,write \\
+                               --api-keys-file /etc/papersift/api-keys.json
 """
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 
 def _settings_flags(parser: argparse.ArgumentParser, *, store_only: bool = False) -> None:
@@ -69,7 +75,32 @@ def build_parser() -> argparse.ArgumentParser:
     _settings_flags(serve)
     migrate = commands.add_parser("migrate", help="apply database migrations and exit")
     _settings_flags(migrate, store_only=True)
+    new_key = commands.add_parser(
+        "new-api-key",
+        help="make an API key, add it to the keys file, print it once",
+        description="Make an API key and add its SHA-256 to the keys file (created with mode "
+        "0600). The key is printed once, on stdout: store it where the caller reads it.",
+    )
+    new_key.add_argument("--name", required=True, help="who the key is for, e.g. web-frontend")
+    new_key.add_argument(
+        "--scopes",
+        required=True,
+        type=_scopes,
+        help=f"comma-separated: {','.join(SCOPES)} (rank: read rankings; write: papers, "
+        "interactions, digests; admin: DeleteUser)",
+    )
+    new_key.add_argument(
+        "--api-keys-file", type=Path, required=True, help="the keys file the server reads"
+    )
     return parser
+
+
+def _scopes(text: str) -> list[str]:
+    scopes = [scope.strip() for scope in text.split(",") if scope.strip()]
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if not scopes or unknown:
+        raise argparse.ArgumentTypeError(f"choose from {','.join(SCOPES)}; got {text!r}")
+    return scopes
 
 
 def _load_settings(args: argparse.Namespace) -> Settings:
@@ -87,6 +118,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not arguments or (arguments[0].startswith("-") and arguments[0] not in {"-h", "--help"}):
         arguments.insert(0, "serve")
     args = build_parser().parse_args(arguments)
+    if args.command == "new-api-key":
+        try:
+            key = new_api_key(args.api_keys_file, args.name, args.scopes)
+        except (ApiKeysError, OSError) as exc:
+            print(f"papersift-server: {exc}", file=sys.stderr)
+            return 1
+        print(key)
+        print(
+            f"added {args.name!r} ({','.join(args.scopes)}) to {args.api_keys_file}; "
+            "restart the server to use it",
+            file=sys.stderr,
+        )
+        return 0
     try:
         settings = _load_settings(args)
     except ValidationError as exc:
@@ -104,12 +148,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"migrated {shown}")
             return 0
         return _serve(settings)
-    except (StoreUnavailable, RuntimeError, OSError) as exc:
+    except (StoreUnavailable, RuntimeError, OSError, ApiKeysError) as exc:
         print(f"papersift-server: {exc}", file=sys.stderr)
         return 1
 
 
+def _check_security(settings: Settings) -> None:
+    """Read the keys and TLS files before any worker starts; warn about an open server.
+
+    Raises:
+        ApiKeysError: The keys file is not usable.
+        OSError: A TLS file cannot be read.
+    """
+    if settings.api_keys_file is not None:
+        load_api_keys(settings.api_keys_file)
+    for path in (settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file):
+        if path is not None:
+            path.read_bytes()
+    host = split_host_port(settings.listen)[0]
+    if host not in LOOPBACK_HOSTS and settings.api_keys_file is None:
+        logging.getLogger(__name__).warning(
+            "listening on %s without API keys: anyone who reaches it may write and erase; "
+            "set --api-keys-file (and --tls-cert-file/--tls-key-file) in production",
+            settings.listen,
+        )
+
+
 def _serve(settings: Settings) -> int:
+    _check_security(settings)
     if settings.workers == 1:
         stop_metrics = None
         if settings.metrics_listen:

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -58,6 +58,17 @@ class Settings(BaseSettings):
     grace_period: float = Field(
         10.0, ge=0, description="seconds in-flight calls get to finish on SIGTERM"
     )
+    api_keys_file: Path | None = Field(
+        None,
+        description="JSON file of named API keys (SHA-256) with scopes; unset: no keys needed",
+    )
+    tls_cert_file: Path | None = Field(
+        None, description="PEM certificate chain of the server; with tls_key_file turns on TLS"
+    )
+    tls_key_file: Path | None = Field(None, description="PEM private key of the server")
+    tls_client_ca_file: Path | None = Field(
+        None, description="PEM CA that client certificates must chain to; set: they are required"
+    )
     max_concurrent_rpcs: int = Field(
         256,
         ge=1,
@@ -74,6 +85,19 @@ class Settings(BaseSettings):
     @classmethod
     def _check_metrics_listen(cls, value: str | None) -> str | None:
         return _host_port(value, "0.0.0.0:9464") if value else None
+
+    @model_validator(mode="after")
+    def _tls_files_together(self) -> Settings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file: set both, or neither")
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise ValueError("tls_client_ca_file: needs tls_cert_file and tls_key_file too")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        """Whether the server speaks TLS."""
+        return self.tls_cert_file is not None
 
     @field_validator("redis_url")
     @classmethod

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from typing import Any
 
-from papersift.client._client import Client
+from papersift.client._connection import connect
 from papersift.client.digest.job import (
     DigestOptions,
     JobReport,
@@ -281,7 +281,7 @@ def run(args: argparse.Namespace) -> int:
             except OSError as exc:
                 _error(f"cannot use the outbox {args.outbox}: {exc}")
                 return EXIT_USAGE
-        client = stack.enter_context(Client(args.server, timeout=args.timeout))
+        client = stack.enter_context(connect(args))
         progress = stack.enter_context(_Progress(len(subscribers), enabled=not args.no_progress))
         report = run_digest(client, sender, subscribers, options, on_result=progress.update)
     report.invalid_rows = loaded.invalid_rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from papersift.client.feeds._common import clean
+from papersift.client.feeds._common import clean, unsendable_char
 from papersift.client.feeds.errors import FeedError
 
 JsonObject = dict[str, object]
@@ -20,7 +20,9 @@ def decode(text: str, fail: Callable[[str, int], FeedError]) -> object:
         fail: Builds the error from a problem and the (1-based) line of the JSON error.
     """
     try:
-        decoded: object = json.loads(text)
+        # No number is ever read as a value: parsing integers as floats spares a 5,000-digit
+        # integer the ValueError of Python's int-string length limit (a float overflows to inf).
+        decoded: object = json.loads(text, parse_int=float)
     except json.JSONDecodeError as exc:
         raise fail(f"invalid JSON ({exc.msg}, column {exc.colno})", exc.lineno) from exc
     except RecursionError as exc:
@@ -43,9 +45,10 @@ def optional_str(obj: JsonObject, key: str, fail: Fail, *, label: str = "") -> s
     value = obj.get(key)
     if value is None:
         return ""
+    name = label or key
     if not isinstance(value, str):
-        name = label or key
         raise fail(f"{name!r} is {type_name(value)}, not a string")
+    check_sendable(value, name, fail)
     return clean(value)
 
 
@@ -56,7 +59,16 @@ def string_list(obj: JsonObject, key: str, fail: Fail) -> tuple[str, ...]:
         return ()
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise fail(f"{key!r} is not a list of strings")
+    for position, item in enumerate(value, 1):
+        check_sendable(item, f"{key}[{position}]", fail)
     return tuple(text for text in (clean(item) for item in value) if text)
+
+
+def check_sendable(value: str, name: str, fail: Fail) -> None:
+    """Fail when the decoded string ``value`` holds a NUL or a lone surrogate (``"\\ud800"``)."""
+    bad = unsendable_char(value)
+    if bad is not None:
+        raise fail(f"{name!r} contains {bad}, which no paper may hold")
 
 
 def type_name(value: object) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from papersift.client.feeds._common import clean
+from papersift.client.feeds._common import check_input, clean
 from papersift.client.feeds.errors import FeedError, MissingExtraError
 
 if TYPE_CHECKING:
@@ -15,8 +15,9 @@ def parse_xml(text: str, source_name: str) -> Element:
     """Parse ``text`` with defusedxml, refusing any DTD, entity declaration or external reference.
 
     Raises:
-        FeedError: When the XML is malformed (naming line and column) or declares a DTD or
-            entities (a billion-laughs bomb is refused before any expansion).
+        FeedError: When the text holds a NUL or a lone surrogate (naming the line), the XML is
+            malformed (naming line and column) or declares a DTD or entities (a billion-laughs
+            bomb is refused before any expansion).
         MissingExtraError: When defusedxml is not installed.
     """
     try:
@@ -26,6 +27,8 @@ def parse_xml(text: str, source_name: str) -> Element:
         from defusedxml.ElementTree import fromstring
     except ImportError as exc:
         raise MissingExtraError("defusedxml", "parse XML feeds safely", source=source_name) from exc
+    # expat refuses a NUL itself, but a lone surrogate would escape as a UnicodeEncodeError.
+    check_input(text, source_name)
     try:
         return fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:

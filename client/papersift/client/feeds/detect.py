@@ -29,7 +29,9 @@ _BY_EXTENSION = {
 }
 _ROOT_ELEMENT = re.compile(r"<(?![?!])(?:[A-Za-z_][\w.-]*:)?(?P<name>[A-Za-z_][\w.-]*)")
 _MD_HEADING = re.compile(r"^##\s+\S", re.MULTILINE)
-_MD_FIELD = re.compile(r"^\s*[-*]\s+\*\*[^*\n]+\*\*", re.MULTILINE)
+# Spaces and tabs only: a ``\s*`` after ``^`` spans line breaks and backtracks quadratically
+# over a long run of blank lines.
+_MD_FIELD = re.compile(r"^[ \t]*[-*][ \t]+\*\*[^*\n]+\*\*", re.MULTILINE)
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\r?\n")
 _SNIFF_CHARS = 8192
 

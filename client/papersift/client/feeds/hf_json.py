@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 
 from papersift.client._models import Paper
-from papersift.client.feeds._common import day_of_timestamp
+from papersift.client.feeds._common import check_input, day_of_timestamp
 from papersift.client.feeds._ids import arxiv_paper_id, arxiv_url, find_arxiv_id
 from papersift.client.feeds._json import (
     Fail,
@@ -112,14 +112,16 @@ def parse_hf_json(
         The papers in API order.
 
     Raises:
-        FeedError: When the JSON is invalid (naming the line), not a list, an error answer of
-            the API, or an item lacks an arXiv id, a title or a date (naming the entry,
-            counted from 1).
+        FeedError: When the text holds a NUL or a lone surrogate, the JSON is invalid (both
+            naming the line), not a list, an error answer of the API, or an item lacks an
+            arXiv id, a title or a date or holds a NUL or lone surrogate in a string (naming
+            the entry, counted from 1).
     """
 
     def fail_at_line(problem: str, line: int) -> FeedError:
         return FeedError(source_name, problem, location=f"line {line}")
 
+    check_input(text, source_name)
     decoded = decode(text, fail_at_line)
     api_error = _api_error(decoded)
     if api_error is not None:

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 
 from papersift.client._models import Paper
-from papersift.client.feeds._common import clean, require_date, split_lines
+from papersift.client.feeds._common import check_input, clean, require_date, split_lines
 from papersift.client.feeds._ids import title_paper_id
 from papersift.client.feeds.errors import FeedError
 
@@ -134,10 +134,12 @@ def parse_hf_text(
         The papers in page order, with ids derived from their titles.
 
     Raises:
-        FeedError: When ``date`` is missing, the text after the header does not start with a
-            title, or a title has no abstract (the message names the line).
+        FeedError: When ``date`` is missing, the text holds a NUL or a lone surrogate, the text
+            after the header does not start with a title, or a title has no abstract (the
+            message names the line).
     """
     listing_day = require_date(date, source_name)
+    check_input(text, source_name)
     pairs = _pair(_skip_header(_paragraphs(text)), source_name)
     return [
         Paper(

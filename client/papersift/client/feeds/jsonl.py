@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 
 from papersift.client._models import Paper
-from papersift.client.feeds._common import split_lines
+from papersift.client.feeds._common import check_input, split_lines
 from papersift.client.feeds._ids import arxiv_paper_id, arxiv_url, find_arxiv_id
 from papersift.client.feeds._json import Fail, as_object, decode, optional_str, string_list
 from papersift.client.feeds.errors import FeedError
@@ -69,9 +69,11 @@ def parse_jsonl(
         The papers in file order.
 
     Raises:
-        FeedError: When a line is not a JSON object or lacks an arXiv id, a title or a date
-            (the message names the line).
+        FeedError: When a line is not a JSON object, lacks an arXiv id, a title or a date, or
+            holds a NUL or a lone surrogate (also as a ``\\u`` escape); the message names the
+            line.
     """
+    check_input(text, source_name)
     papers = []
     for number, line in enumerate(split_lines(text), 1):
         if not line.strip():

@@ -22,7 +22,13 @@ import re
 from dataclasses import dataclass, field
 
 from papersift.client._models import Paper
-from papersift.client.feeds._common import clean, require_date, split_lines
+from papersift.client.feeds._common import (
+    check_input,
+    clean,
+    require_date,
+    split_lines,
+    unsendable_char,
+)
 from papersift.client.feeds._ids import arxiv_paper_id, arxiv_url, find_arxiv_id, title_paper_id
 from papersift.client.feeds.errors import FeedError
 
@@ -30,7 +36,9 @@ SOURCE = "arxiv-digest"
 """The ``source`` of papers from this format."""
 
 _HEADING = re.compile(r"(?P<marks>#{1,6})(?:\s+(?P<text>.*))?")
-_FIELD = re.compile(r"[-*]\s+\*\*(?P<name>[^*:]+?)\s*(?::\*\*|\*\*\s*:)\s*(?P<value>.*)")
+# The name runs up to the first ``*`` or ``:`` (its spaces are stripped later): a lazy name
+# followed by ``\s*`` would backtrack quadratically on a long line of spaces.
+_FIELD = re.compile(r"[-*]\s+\*\*(?P<name>[^*:]+)(?::\*\*|\*\*\s*:)\s*(?P<value>.*)")
 _HTTP_URL = re.compile(r"https?://[^\s<>()\[\]]+")
 _FIELD_KINDS = {
     "url": "url",
@@ -102,7 +110,7 @@ class _Reader:
         self.draft = _Draft(line=number, title=title)
 
     def read_field(self, number: int, name: str, value: str) -> None:
-        label = f"'- **{name}**:'"
+        label = f"'- **{name.strip()}**:'"
         draft = self.draft
         if draft is None:
             raise self.fail(number, f"{label} before the first '## Title' heading")
@@ -129,6 +137,11 @@ class _Reader:
             raise self.fail(number, problem) from exc
         if not isinstance(parsed, list | tuple) or not all(isinstance(a, str) for a in parsed):
             raise self.fail(number, problem)
+        for name in parsed:
+            bad = unsendable_char(name)
+            if bad is not None:
+                # A "\x00" or "\ud800" escape: neither can be stored or sent.
+                raise self.fail(number, f"{label} has an author with {bad}")
         return tuple(name for name in (clean(a) for a in parsed) if name)
 
     def finish(self) -> None:
@@ -165,7 +178,9 @@ def parse_markdown(
         The papers in the order listed (a paper under two topics appears twice).
 
     Raises:
-        FeedError: When ``date`` is missing or a line is malformed (the message names the line).
+        FeedError: When ``date`` is missing, or a line is malformed or holds a NUL or a lone
+            surrogate (the message names the line).
     """
     listing_day = require_date(date, source_name)
+    check_input(text, source_name)
     return _Reader(source_name, listing_day).read(text)
