@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
-SOURCES := client/papersift/client core server training tests scripts bench
+SOURCES := client/papersift/client core server training tests scripts bench deploy
 
 .PHONY: help venv demo digest-preview test lint format typecheck proto proto-check pytest bench-quality clean
 
