@@ -19,6 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from papersift.client._argtypes import listing_date, number, whole_number
 from papersift.client._base import DEFAULT_TARGET, DEFAULT_TIMEOUT
 from papersift.client._client import Client
 from papersift.client._connection import (
@@ -61,13 +62,6 @@ class InputError(Exception):
 # --- argument types -------------------------------------------------------------------------
 
 
-def _listing_date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD") from None
-
-
 def _aware_datetime(text: str) -> dt.datetime:
     value = _parse_aware_datetime(text)
     if isinstance(value, str):
@@ -83,36 +77,6 @@ def _parse_aware_datetime(text: str) -> dt.datetime | str:
         return f"{text!r} is not an ISO 8601 time, e.g. 2025-03-07T09:30:00Z"
     if value.tzinfo is None:
         return f"{text!r} has no timezone; add one, e.g. {text}Z for UTC"
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _unit_interval(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
     return value
 
 
@@ -154,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     connection.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=number(above=0, unit="seconds"),
         default=argparse.SUPPRESS,
         metavar="SECONDS",
         help=f"deadline of each call to the server (default: {DEFAULT_TIMEOUT:g})",
@@ -203,13 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument(
         "--date",
-        type=_listing_date,
+        type=listing_date,
         metavar="YYYY-MM-DD",
         help="listing day of papers whose feed does not say",
     )
     ingest.add_argument(
         "--batch-size",
-        type=_positive_int,
+        type=whole_number(),
         default=500,
         metavar="N",
         help="papers per call (default: 500)",
@@ -275,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rank.add_argument("--user", required=True, help="the reader")
     rank.add_argument(
-        "--date", required=True, type=_listing_date, metavar="YYYY-MM-DD", help="the listing day"
+        "--date", required=True, type=listing_date, metavar="YYYY-MM-DD", help="the listing day"
     )
     rank.add_argument("--limit", type=int, default=20, metavar="N", help="page size (default: 20)")
     rank.add_argument(
@@ -334,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rules.add_argument(
         "--diversity",
-        type=_unit_interval,
+        type=number(at_least=0, at_most=1),
         default=0.0,
         metavar="D",
         help="0 (plain score order, the default) to 1 (most diverse)",
@@ -487,13 +451,13 @@ def _read_events(path: str) -> list[Interaction]:
         raise InputError(f"cannot read {name}: {exc}") from None
 
     interactions = []
-    for number, line in enumerate(lines, start=1):
+    for line_number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             interactions.append(_parse_event(line))
         except InputError as exc:
-            raise InputError(f"{name} line {number}: {exc}") from None
+            raise InputError(f"{name} line {line_number}: {exc}") from None
     if not interactions:
         raise InputError(f"{name} holds no events")
     return interactions

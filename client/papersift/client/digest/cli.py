@@ -7,13 +7,13 @@ Registered by ``papersift.client.cli``; importing this module needs only the bar
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import importlib.util
 import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
 from typing import Any
 
+from papersift.client._argtypes import listing_date, number, whole_number
 from papersift.client._connection import connect
 from papersift.client.digest.job import (
     DigestOptions,
@@ -81,43 +81,6 @@ unreachable; 2 bad usage or a bad subscriber file (nothing was sent)"""
 # --- argument types -------------------------------------------------------------------------
 
 
-def _listing_date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD") from None
-
-
-def _limit(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= MAX_LIMIT:
-        raise argparse.ArgumentTypeError(f"must be 1 to {MAX_LIMIT}, got {value}")
-    return value
-
-
-def _attempts(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
-    return value
-
-
 def _shard(text: str) -> Shard:
     try:
         return parse_shard(text)
@@ -148,7 +111,7 @@ def add_parser(
     )
     parser.set_defaults(handler=run, command_parser=parser)
     parser.add_argument(
-        "--date", required=True, type=_listing_date, metavar="YYYY-MM-DD", help="the listing day"
+        "--date", required=True, type=listing_date, metavar="YYYY-MM-DD", help="the listing day"
     )
     parser.add_argument(
         "--subscribers", required=True, metavar="FILE", help="subscriber list, CSV or JSON Lines"
@@ -159,7 +122,7 @@ def add_parser(
     target.add_argument("--outbox", metavar="DIR", help="write one .eml file per message instead")
     parser.add_argument(
         "--limit",
-        type=_limit,
+        type=whole_number(1, MAX_LIMIT),
         default=10,
         metavar="N",
         help="papers per digest unless a subscriber's row sets one (default: 10)",
@@ -199,14 +162,14 @@ def add_parser(
     )
     parser.add_argument(
         "--smtp-attempts",
-        type=_attempts,
+        type=whole_number(),
         default=RetryPolicy().attempts,
         metavar="N",
         help=f"tries per message on transient failures (default: {RetryPolicy().attempts})",
     )
     parser.add_argument(
         "--smtp-retry-delay",
-        type=_seconds,
+        type=number(at_least=0, unit="seconds"),
         default=RetryPolicy().initial_delay,
         metavar="SECONDS",
         help=(
