@@ -8,6 +8,7 @@ Outside CI, point the tests at other services with ``REDIS_URL`` and ``DATABASE_
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 import uuid
@@ -40,6 +41,20 @@ POSTGRES_HOWTO = (
     "start one with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` "
     "or set DATABASE_URL to a PostgreSQL URL whose user may CREATE DATABASE"
 )
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logger() -> Iterator[None]:
+    """Give every test the root logger it started with.
+
+    ``papersift-server``'s ``main`` (run in-process by some tests) sets up logging for the
+    whole process, bound to that test's captured stderr; later tests must not log there.
+    """
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

@@ -218,15 +218,9 @@ def test_the_server_refuses_to_start_with_a_broken_keys_file(tmp_path: Path) -> 
 
     broken = tmp_path / "keys.json"
     broken.write_text("{")
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    try:  # main() sets up logging for the process; give the test run its own back after
-        status = server_main(
-            ["--listen", "127.0.0.1:0", "--workers", "1", "--api-keys-file", str(broken)]
-        )
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
+    status = server_main(
+        ["--listen", "127.0.0.1:0", "--workers", "1", "--api-keys-file", str(broken)]
+    )
     assert status == 1
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-from collections.abc import Iterator
 
 import grpc
 import pytest
@@ -60,20 +58,8 @@ async def test_cache_hits_misses_and_rankings_are_counted(api: Api) -> None:
     assert sample("papersift_rankings_total", strategy="popular") == popular + 1
 
 
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
-
-
 async def test_json_access_log_has_rpc_status_duration_and_only_the_user_id(
-    api: Api, capfd: pytest.CaptureFixture[str], restore_logging: None
+    api: Api, capfd: pytest.CaptureFixture[str]
 ) -> None:
     await api.upsert([make_paper(1)])
     capfd.readouterr()
