@@ -21,8 +21,9 @@ from papersift.training.metrics import RankingMetrics
 DEFAULT_CHUNK_SIZE = 512
 """Eval users scored and judged at once."""
 
-# Finite (the metrics refuse infinities) and below any real score.
-_MASKED = np.float32(np.finfo(np.float32).min)
+MASKED_SCORE = np.float32(np.finfo(np.float32).min)
+"""The score of a pair pushed to the bottom: finite (the metrics refuse infinities) and below
+any real score."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def apply_mask(scores: FloatArray, mask_rows: sp.spmatrix) -> FloatArray:
     """
     coo = sp.coo_matrix(mask_rows)
     hit = coo.data > 0
-    scores[coo.row[hit], coo.col[hit]] = _MASKED
+    scores[coo.row[hit], coo.col[hit]] = MASKED_SCORE
     return scores
 
 

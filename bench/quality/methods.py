@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from bench.quality.tasks import IntArray, RankingTask, sample_rows, user_id
 from papersift.core.features import FeatureConfig
-from papersift.core.scoring import Scorer, UserHistory
+from papersift.core.scoring import PreparedItems, Scorer, UserHistory
 from papersift.training.baselines import (
     per_user_svm_scores,
     profile_cosine_scores,
@@ -199,6 +199,11 @@ class ScorerRanker:
         self._features = task.features(features)
         self._items = scorer.prepare_items(self._features.candidates)
 
+    @property
+    def items(self) -> PreparedItems:
+        """The task's candidates as ``Scorer.prepare_items`` prepared them (as for a day)."""
+        return self._items
+
     def score(self, rows: IntArray) -> FloatArray:
         """Scores of the eval users at positions ``rows``; zeros where the scorer has none."""
         feats = self._features
@@ -260,7 +265,7 @@ class LightFMMethod:
     max_users: int | None = None
     progress: bool = True
 
-    def fit(self, task: RankingTask) -> Ranker:
+    def fit(self, task: RankingTask) -> ScorerRanker:
         """Train on the task's users with at least one training paper."""
         model = self.train(task, task.train_matrix)
         ranker = ScorerRanker(task, model.scorer, self.features)

@@ -2,8 +2,10 @@
 
 Item cold start (the fold's papers are new, as each day's papers are), the fixed in-matrix CVAE
 split, and new users folded in from their first papers; random, TF-IDF profile cosine, per-user
-linear SVM, plain LightFM WARP and papersift's shipped ranker side by side. Tables go to stdout
-and to ``bench/results/quality.md`` (plus ``quality.json`` and ``quality.png``).
+linear SVM, plain LightFM WARP and papersift's shipped ranker side by side, plus the shipped
+ranker's lists with the server's diversity and with a reader's rule (item cold start only; see
+:mod:`bench.quality.views`). Tables go to stdout and to ``bench/results/quality.md`` (plus
+``quality.json`` and ``quality.png``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from bench.quality import report, scenarios
+from bench.quality import report, scenarios, views
 from bench.quality.citeulike import (
     Citeulike,
     FoldSplit,
@@ -38,14 +40,25 @@ from bench.quality.methods import (
     SvmMethod,
 )
 from bench.quality.tasks import RankingTask
+from bench.quality.views import (
+    DIVERSITY_ROW,
+    RULE_KEYWORDS,
+    RULE_ROW,
+    DiversityMethod,
+    RuleMethod,
+    SharedFit,
+)
 from papersift.core.features import FeatureConfig
+from papersift.server.rules import RankRules
 from papersift.training.model import ModelConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "citeulike-t"
 DEFAULT_OUT_DIR = REPO_ROOT / "bench" / "results"
 N_FOLDS = 5
-METHODS = ("random", "cosine", "svm", "lightfm", "shipped")
+METHODS = ("random", "cosine", "svm", "lightfm", "shipped", "diversity", "rules")
+#: Rows that re-rank the shipped model's lists: they need "shipped" (and reuse its fits).
+VIEWS = ("diversity", "rules")
 SVM_C_GRID = (0.01, 0.1, 1.0)
 PLAIN_COMPONENTS = 64
 PLAIN_EPOCHS = 20
@@ -99,7 +112,10 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument(
         "--methods",
         default=",".join(METHODS),
-        help=f"comma-separated subset of {','.join(METHODS)}",
+        help=f"comma-separated subset of {','.join(METHODS)}; diversity and rules are the "
+        "shipped ranker's lists re-ranked as the server does for a request with diversity "
+        f"{views.DIVERSITY:g} or with the rule must_not_keywords={','.join(RULE_KEYWORDS)} "
+        "(item cold start only; they reuse shipped's fitted model and need shipped)",
     )
     parser.add_argument("--epochs", type=int, help="override the LightFM configs' epochs")
     parser.add_argument("--no-in-matrix", action="store_true", help="skip the in-matrix split")
@@ -113,6 +129,11 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     unknown = sorted(set(methods) - set(METHODS))
     if unknown or not methods:
         parser.error(f"--methods: unknown {unknown}; choose from {','.join(METHODS)}")
+    needing = [name for name in VIEWS if name in methods]
+    if needing and "shipped" not in methods:
+        parser.error(
+            f"--methods: {','.join(needing)} re-rank the shipped model's lists; add shipped"
+        )
     folds = args.folds if args.folds is not None else (1 if args.quick else N_FOLDS)
     if not 1 <= folds <= N_FOLDS:
         parser.error(f"--folds must be in 1..{N_FOLDS}, got {folds}")
@@ -265,9 +286,10 @@ def run(options: Options, command: str) -> report.BenchResults:
         notes.append(f"LightFM models trained for {options.epochs} epochs (--epochs).")
 
     methods = [_selected(method, data, first_split, options, notes) for method in methods]
+    methods = _with_views(methods, options.methods)
     featurizing = 0.0
     bar: tqdm[Any] = tqdm(
-        total=len(folds) * len(methods) + options.in_matrix * len(methods),
+        total=len(folds) * len(methods) + options.in_matrix * len(_in_matrix_methods(methods)),
         desc="quality",
         unit="run",
         disable=not options.progress,
@@ -291,7 +313,11 @@ def run(options: Options, command: str) -> report.BenchResults:
                 results.cold.setdefault(method.name, []).append(result)
                 bar.update(1)
         if options.in_matrix:
-            featurizing += _in_matrix(data, options, methods, results, bar)
+            featurizing += _in_matrix(data, options, _in_matrix_methods(methods), results, bar)
+    if DIVERSITY_ROW in results.cold:
+        notes.append(views.diversity_note(results.cold[DIVERSITY_ROW]))
+    if RULE_ROW in results.cold:
+        notes.append(views.rule_note(results.cold[RULE_ROW], folds))
     if options.new_users:
         _new_users(data, first_split, options, methods, results)
     notes.append(
@@ -326,6 +352,33 @@ def _selected(
         "with them."
     )
     return dataclasses.replace(method, config=config, validate=False)
+
+
+def _with_views(methods: Sequence[Method], keys: Sequence[str]) -> list[Method]:
+    """The shipped method shared (fitted once per task) and followed by the rows reusing it."""
+    wanted = [key for key in VIEWS if key in keys]
+    out: list[Method] = []
+    for method in methods:
+        if not (wanted and isinstance(method, LightFMMethod) and method.name == SHIPPED):
+            out.append(method)
+            continue
+        shared = SharedFit(method)
+        out.append(shared)
+        if "diversity" in wanted:
+            out.append(DiversityMethod(DIVERSITY_ROW, shared))
+        if "rules" in wanted:
+            rules = RankRules.build(must_not_keywords=RULE_KEYWORDS)
+            out.append(RuleMethod(RULE_ROW, shared, rules))
+    return out
+
+
+def _in_matrix_methods(methods: Sequence[Method]) -> list[Method]:
+    # Diversity and rules are options of a day's list: the in-matrix table leaves them out.
+    return [m for m in methods if not isinstance(m, DiversityMethod | RuleMethod)]
+
+
+def _unshared(method: Method) -> Method:
+    return method.method if isinstance(method, SharedFit) else method
 
 
 def _in_matrix(
@@ -372,13 +425,13 @@ def _new_users(
     methods: Sequence[Method],
     results: report.BenchResults,
 ) -> None:
-    lightfm = [m for m in methods if isinstance(m, LightFMMethod)]
+    lightfm = [m for m in map(_unshared, methods) if isinstance(m, LightFMMethod)]
     if not lightfm:
         results.notes.append("New users: skipped, no LightFM method among --methods.")
         return
     # The shipped ranker when there is one, else the plain model (the last LightFM listed).
     method = lightfm[-1]
-    if method.name != "papersift (shipped)":
+    if method.name != SHIPPED:
         results.notes.append(f"New users: measured with {method.name} (no shipped ranker).")
     results.new_users_method = method.name
     results.new_users = scenarios.new_user_experiment(

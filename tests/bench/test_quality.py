@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +17,21 @@ from bench.quality.citeulike import (
     load_in_matrix_split,
     paper_id,
 )
-from bench.quality.evaluate import apply_mask
-from bench.quality.run import main, parse_args
+from bench.quality.evaluate import MASKED_SCORE, apply_mask
+from bench.quality.methods import LightFMMethod
+from bench.quality.run import SHIPPED, main, parse_args, shipped_config
+from bench.quality.scenarios import cold_start_task
+from bench.quality.tasks import RankingTask
+from bench.quality.views import (
+    DIVERSITY_ROW,
+    RULE_ROW,
+    DiversifiedRanker,
+    RuledRanker,
+    SharedFit,
+)
 from papersift.core.features import Featurizer
+from papersift.server.ranking import diversified, rank_by_scores
+from papersift.server.rules import RankRules
 from papersift.training.baselines import (
     per_user_svm_scores,
     profile_cosine_scores,
@@ -294,6 +307,12 @@ def test_quick_run_prints_the_table_and_writes_the_results(
     assert "| method | recall@20 | recall@50 | recall@100 | recall@200 | nDCG@20 |" in printed
     for row in ("random", "TF-IDF profile cosine", "per-user linear SVM", "LightFM WARP"):
         assert f"| {row}" in printed
+    # The views of the shipped lists come right under it, in the cold-start table only.
+    shipped = printed.index(f"| {SHIPPED} |")
+    assert printed.index(f"| {DIVERSITY_ROW} |") > shipped
+    assert printed.index(f"| {RULE_ROW} |") > shipped
+    assert printed.count(f"| {DIVERSITY_ROW} |") == printed.count(f"| {RULE_ROW} |") == 1
+    assert "Intra-list similarity" in printed and "Candidates dropped: fold 0" in printed
     assert "recall@100, SVM's users" in printed
     assert "## In-matrix" in printed and "recall@300" in printed
     assert "## New users" in printed and "first 3" in printed
@@ -321,12 +340,96 @@ def test_options_from_the_command_line() -> None:
     full = parse_args(["--users", "all", "--methods", "shipped,cosine", "--folds", "2"])
     assert full.users is None and full.folds == 2
     assert full.methods == ("cosine", "shipped")  # table order, whatever the order given
+    assert {"shipped", "diversity", "rules"} <= set(parse_args([]).methods)
+    views = parse_args(["--methods", "rules,shipped,diversity"])
+    assert views.methods == ("shipped", "diversity", "rules")
 
 
 @pytest.mark.parametrize(
-    "argv", [["--methods", "cosine,magic"], ["--folds", "6"], ["--users", "0"], ["--users", "x"]]
+    "argv",
+    [
+        ["--methods", "cosine,magic"],
+        ["--methods", "cosine,diversity"],  # the views re-rank the shipped lists
+        ["--folds", "6"],
+        ["--users", "0"],
+        ["--users", "x"],
+    ],
 )
 def test_bad_options_are_refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         parse_args(argv)
     assert "error" in capsys.readouterr().err
+
+
+# --- diversity and rules on the shipped lists -------------------------------------------------
+
+
+@pytest.fixture
+def task(data: Citeulike) -> RankingTask:
+    """Fold 0, with "review" in candidates 0 and 3 and only "reviews" in candidate 5."""
+    task = cold_start_task(
+        data, fold_split(data, cold_start_folds(data.n_papers)[0]), "fold 0", users=None, seed=0
+    )
+    extra = {0: " review", 3: " Review", 5: " reviews"}
+    candidates = [
+        dataclasses.replace(paper, abstract=paper.abstract + extra.get(j, ""))
+        for j, paper in enumerate(task.candidate_papers)
+    ]
+    return dataclasses.replace(task, candidate_papers=candidates, _features={})
+
+
+@pytest.fixture
+def shipped(task: RankingTask) -> SharedFit:
+    config, features = shipped_config()
+    assert config is not None
+    method = LightFMMethod(
+        SHIPPED, dataclasses.replace(config, epochs=2), features=features, progress=False
+    )
+    return SharedFit(method)
+
+
+def test_the_shipped_model_is_fitted_once_per_task(task: RankingTask, shipped: SharedFit) -> None:
+    ranker = shipped.fit(task)
+
+    assert shipped.fit(task) is ranker
+    other = dataclasses.replace(task, _features={})
+    assert shipped.fit(other) is not ranker
+
+
+def test_diversified_scores_rank_as_the_server_reranks(
+    task: RankingTask, shipped: SharedFit
+) -> None:
+    base = shipped.fit(task)
+    rows = np.arange(task.eval_users.size, dtype=np.int64)
+    ids = [paper.paper_id for paper in task.candidate_papers]
+    row = {paper_id: j for j, paper_id in enumerate(ids)}
+    base_scores = base.score(rows)
+
+    for diversity in (0.0, 0.9):
+        scores = DiversifiedRanker(base, diversity).score(rows)
+        for user in range(rows.size):
+            expected = diversified(
+                rank_by_scores(ids, base_scores[user]), row, base.items.content, diversity
+            )
+            order = np.argsort(-scores[user], kind="stable")
+            assert [ids[j] for j in order] == [item.paper_id for item in expected]
+    ranker = DiversifiedRanker(base, 0.9)
+    ranker.score(rows)
+    assert set(ranker.details) == {"top20_cosine_shipped", "top20_cosine"}
+
+
+def test_papers_a_rule_drops_go_below_every_other_candidate(
+    task: RankingTask, shipped: SharedFit
+) -> None:
+    base = shipped.fit(task)
+    rows = np.arange(task.eval_users.size, dtype=np.int64)
+    ranker = RuledRanker(base, RankRules.build(must_not_keywords=["review", "survey"]))
+
+    scores = ranker.score(rows)
+
+    # Whole words, any case: "reviews" (candidate 5) is not "review".
+    assert np.flatnonzero(ranker.dropped).tolist() == [0, 3]
+    assert (scores[:, [0, 3]] == MASKED_SCORE).all()
+    kept = np.delete(np.arange(scores.shape[1]), [0, 3])
+    assert np.array_equal(scores[:, kept], base.score(rows)[:, kept])
+    assert ranker.details == {"dropped": 2.0, "candidates": float(scores.shape[1])}
