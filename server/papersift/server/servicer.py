@@ -65,8 +65,15 @@ class RankerServicer(pb_grpc.RankerServicer):
             if code is grpc.StatusCode.UNAVAILABLE:
                 # Callers learn what failed and what to do; hosts and names stay in our logs.
                 logger.warning("request failed: %s", exc)
-                what = "store" if isinstance(exc, StoreUnavailable) else "ranking cache"
-                message = f"the {what} is unavailable; nothing was changed, retry later"
+                message = (
+                    # A connection lost after COMMIT reached the database leaves the write
+                    # applied; every call is idempotent, so saying "retry" is always right.
+                    "the store is unavailable; retry later (a write may or may not have been "
+                    "applied; retrying it is safe)"
+                    if isinstance(exc, StoreUnavailable)
+                    # Only DeleteUser fails on the cache, before it erased anything.
+                    else "the ranking cache is unavailable; nothing was changed, retry later"
+                )
             await context.abort(code, message)
 
     async def UpsertPapers(

@@ -13,7 +13,7 @@ from typing import Final
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from papersift.core.types import PaperId, RankedList, ScoredPaper, Strategy, UserId
 from papersift.server.cache.base import DEFAULT_TTL, CacheKey, CacheStats, CacheUnavailable, quote
@@ -22,6 +22,9 @@ MAX_RETRY_INTERVAL: Final = 30.0
 """Longest wait, in seconds, between two background reconnection attempts."""
 
 _log = logging.getLogger(__name__)
+
+_PROBE_TTL_MS: Final = 60_000
+"""Life of the key the reconnection probe writes: it needs no cleaning up."""
 
 # The builtin TimeoutError (raised by asyncio.timeout) is an OSError; redis' own are RedisError.
 _BACKEND_ERRORS: Final = (RedisError, OSError)
@@ -44,8 +47,11 @@ class RedisCache:
     """Ranked lists in Redis as compact JSON, each key with a TTL, indexed per reader.
 
     The first backend failure marks Redis down: one warning is logged, and until a background
-    PING succeeds (retried with exponential backoff) ``get`` and ``set`` skip Redis at once
-    instead of paying a timeout per request. Recovery is logged once, at INFO.
+    probe succeeds (retried with exponential backoff) ``get`` and ``set`` skip Redis at once
+    instead of paying a timeout per request. Recovery is logged once, at INFO. The probe is a
+    write (a short-lived ``{prefix}:probe`` key), not a PING: a Redis that answers but refuses
+    writes (full at ``maxmemory`` with ``noeviction``, a read-only replica) stays marked down,
+    instead of being declared back and failing again on the next ``set``, every second.
     """
 
     def __init__(
@@ -175,9 +181,12 @@ class RedisCache:
             return
         self._down = True
         self._down_since = time.monotonic()
+        # An error reply means Redis is there but refuses the command: say so, not "unreachable".
+        trouble = "refuses commands" if isinstance(exc, ResponseError) else "unreachable"
         self._log.warning(
-            "Redis at %s unreachable (%s); serving uncached, retrying in the background",
+            "Redis at %s %s (%s); serving uncached, retrying in the background",
             self._where,
+            trouble,
             _explain(exc),
         )
         self._probe = asyncio.get_running_loop().create_task(
@@ -190,7 +199,7 @@ class RedisCache:
             await asyncio.sleep(delay)
             try:
                 async with asyncio.timeout(self._deadline):
-                    await self._client.ping()
+                    await self._client.set(f"{self._prefix}:probe", b"1", px=_PROBE_TTL_MS)
             # Any exception at all: a probe that died would leave the cache off for good.
             except Exception as exc:
                 self._log.debug("Redis at %s still unreachable (%s)", self._where, _explain(exc))

@@ -1,0 +1,1 @@
+"""Fault tests: real faults injected into a running server (see conftest.py)."""
