@@ -308,6 +308,15 @@ def test_grpc_retries_unavailable_until_an_attempt_succeeds(
     assert scripted_server.ranker.attempts == 3
 
 
+def test_a_call_the_server_cancelled_is_retried(scripted_server: ScriptedServer) -> None:
+    # What a stopping server answers the calls it received but had not started yet.
+    metadata = [("x-fail-with", "CANCELLED"), ("x-fail-times", "1")]
+    with Client(scripted_server.address, metadata=metadata) as client:
+        assert client.get_model_info().message == "scripted"
+
+    assert scripted_server.ranker.attempts == 2
+
+
 def test_grpc_gives_up_after_four_attempts(scripted_server: ScriptedServer) -> None:
     with (
         Client(scripted_server.address, metadata=[("x-fail-with", "UNAVAILABLE")]) as client,

@@ -15,14 +15,17 @@ DEFAULT_TIMEOUT: Final = 10.0
 
 SERVICE_NAME: Final = ranker_pb2.DESCRIPTOR.services_by_name["Ranker"].full_name
 
-# Retried by gRPC itself, only on UNAVAILABLE: every papersift RPC is idempotent (upserts by
-# paper_id, interactions by event_id), so a repeated attempt never double-counts.
+# Retried by gRPC itself: every papersift RPC is idempotent (upserts by paper_id, interactions
+# by event_id, digests by reader and day), so a repeated attempt never double-counts.
+# UNAVAILABLE: the server is down or draining. CANCELLED sent by the server: a server that
+# stops cancels the calls it had received but not started (grpc/grpc#41785); a call this
+# client cancels itself is never retried.
 RETRY_POLICY: Final = {
     "maxAttempts": 4,
     "initialBackoff": "0.1s",
     "maxBackoff": "2s",
     "backoffMultiplier": 2,
-    "retryableStatusCodes": ["UNAVAILABLE"],
+    "retryableStatusCodes": ["UNAVAILABLE", "CANCELLED"],
 }
 
 
