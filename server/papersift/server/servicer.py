@@ -75,6 +75,11 @@ class RankerServicer(pb_grpc.RankerServicer):
                     else "the ranking cache is unavailable; nothing was changed, retry later"
                 )
             await context.abort(code, message)
+        except Exception:  # a bug of ours: log it whole, tell the caller no internals
+            logger.exception("unexpected error in %s", type(request).__name__)
+            await context.abort(
+                grpc.StatusCode.INTERNAL, "internal error; it was logged, please report it"
+            )
 
     async def UpsertPapers(
         self,

@@ -50,9 +50,13 @@ def create_engine(url: sa.URL) -> sa.Engine:
     """Create the engine for ``url`` with the settings its backend needs."""
     if url.get_backend_name() == "sqlite":
         return _create_sqlite_engine(url)
-    connect_args = {}
+    connect_args: dict[str, object] = {}
     if "connect_timeout" not in url.query:
         connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_S
+    if "options" not in url.query:
+        # Timestamps are stored and read in UTC whatever the server's zone: in a zone west of
+        # UTC, year-1 instants cannot be read back at all.
+        connect_args["options"] = "-c TimeZone=UTC"
     return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
