@@ -49,5 +49,9 @@ pytest: $(STAMP)  ## the test suite against real Redis, PostgreSQL and SQLite
 bench-quality: $(STAMP)  ## citeulike-t cold-start benchmark, all methods side by side (BENCH_ARGS=--quick)
 	$(PY) -m bench.quality $(BENCH_ARGS)
 
+.PHONY: bench-speed
+bench-speed: $(STAMP)  ## gRPC latency/throughput, workers 1 vs 2, training cost; < 10 min (BENCH_ARGS=--quick)
+	$(PY) -m bench.speed $(BENCH_ARGS)
+
 clean:  ## remove the virtualenv, caches and demo state
 	rm -rf $(VENV) .demo .mypy_cache .ruff_cache .pytest_cache
