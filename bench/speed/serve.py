@@ -14,11 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+import redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from papersift.v1 import ranker_pb2, ranker_pb2_grpc
 
-__all__ = ["ServerProcess", "free_port", "running_server", "wait_for_model"]
+__all__ = [
+    "ServerProcess",
+    "delete_cache_keys",
+    "free_port",
+    "running_server",
+    "wait_for_model",
+]
 
 BIN = Path(sys.executable).parent
 
@@ -64,6 +71,7 @@ def running_server(
     model_dir: Path,
     workers: int = 1,
     redis_url: str | None = None,
+    cache_prefix: str = "papersift",
     log_level: str = "INFO",
     name: str = "server",
     ready_timeout: float = 120.0,
@@ -87,7 +95,7 @@ def running_server(
         "--log-level", log_level,
     ]  # fmt: skip
     if redis_url:
-        command += ["--redis-url", redis_url]
+        command += ["--redis-url", redis_url, "--cache-prefix", cache_prefix]
     env = {**os.environ, "PAPERSIFT_REDIS_URL": redis_url or ""}
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -136,6 +144,16 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def delete_cache_keys(redis_url: str, prefix: str) -> int:
+    """Delete every key under ``prefix:`` in the Redis at ``redis_url``; how many went."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        return int(client.delete(*keys)) if keys else 0
+    finally:
+        client.close()
 
 
 def wait_for_model(address: str, version: str = "", timeout: float = 120.0) -> str:

@@ -16,8 +16,8 @@ import pytest
 
 from bench.speed import data, report, workload
 from bench.speed.load import CHECK_METHOD, RANKER, LoadResult, LoadSpec, percentile, run_load
+from bench.speed.options import parse_args
 from bench.speed.profile import summarize
-from bench.speed.run import parse_args
 from bench.speed.training import TrainRun
 from papersift.client import Paper
 from papersift.training.data import load_jsonl
