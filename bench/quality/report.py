@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 
 from bench.quality.evaluate import MethodResult
 from bench.quality.scenarios import NewUserResult, SvmTuning
+from bench.results_files import write_results
 
 COLD_KS = (20, 50, 100, 200)
 COLD_NDCG = 20
@@ -263,13 +263,10 @@ def _axes(ax: Any, title: str, xlabel: str) -> None:
 
 def write(results: BenchResults, out_dir: Path) -> dict[str, Path]:
     """Write ``quality.md``, ``quality.json`` and ``quality.png`` into ``out_dir``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "markdown": out_dir / "quality.md",
-        "json": out_dir / "quality.json",
-        "plot": out_dir / "quality.png",
-    }
-    paths["markdown"].write_text(markdown(results), encoding="utf-8")
-    paths["json"].write_text(json.dumps(to_json(results), indent=2) + "\n", encoding="utf-8")
-    plot(results, paths["plot"])
-    return paths
+    return write_results(
+        out_dir,
+        "quality",
+        markdown=markdown(results),
+        data=to_json(results),
+        plot=lambda path: plot(results, path),
+    )

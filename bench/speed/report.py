@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only: never open a window, work without a display
 import matplotlib.pyplot as plt
 
+from bench.results_files import write_results
 from bench.speed.load import LoadResult
 from bench.speed.training import TrainRun
 
@@ -501,13 +501,10 @@ def plot(results: SpeedResults, path: Path) -> Path:
 
 def write(results: SpeedResults, out_dir: Path) -> dict[str, Path]:
     """Write ``speed.md``, ``speed.json`` and ``speed.png`` into ``out_dir``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "markdown": out_dir / "speed.md",
-        "json": out_dir / "speed.json",
-        "plot": out_dir / "speed.png",
-    }
-    paths["markdown"].write_text(markdown(results), encoding="utf-8")
-    paths["json"].write_text(json.dumps(to_json(results), indent=2) + "\n", encoding="utf-8")
-    plot(results, paths["plot"])
-    return paths
+    return write_results(
+        out_dir,
+        "speed",
+        markdown=markdown(results),
+        data=to_json(results),
+        plot=lambda path: plot(results, path),
+    )

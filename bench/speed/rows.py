@@ -104,27 +104,20 @@ def row_defs(
     def rank_hit(clients: int) -> RowPlan:
         return RowPlan(RANKER + "RankPapers", hit_requests, check="rank", check_every=10)
 
-    def rank_miss(clients: int) -> RowPlan:
-        users = pools["miss", clients]
-        return RowPlan(
-            RANKER + "RankPapers",
-            workload.rank_requests(users, date),
-            unique=True,
-            check="rank",
-            warmup=1,
-            warmup_requests=hit_requests,
-        )
+    def rank_fresh(pool: str) -> Callable[[int], RowPlan]:
+        """A row ranking readers of ``pool`` never ranked today: every request a cache miss."""
 
-    def fold_in_miss(clients: int) -> RowPlan:
-        users = pools["fold_in", clients]
-        return RowPlan(
-            RANKER + "RankPapers",
-            workload.rank_requests(users, date),
-            unique=True,
-            check="rank",
-            warmup=1,
-            warmup_requests=hit_requests,
-        )
+        def plan(clients: int) -> RowPlan:
+            return RowPlan(
+                RANKER + "RankPapers",
+                workload.rank_requests(pools[pool, clients], date),
+                unique=True,
+                check="rank",
+                warmup=1,
+                warmup_requests=hit_requests,
+            )
+
+        return plan
 
     def batch_hit(clients: int) -> RowPlan:
         return RowPlan(
@@ -181,8 +174,8 @@ def row_defs(
     return [
         RowDef("check", "Check (health; the floor)", check),
         RowDef("rank_hit", "RankPapers, cache hit", rank_hit),
-        RowDef("rank_miss", "RankPapers, cache miss (PERSONAL)", rank_miss),
-        RowDef("fold_in_miss", "RankPapers, FOLD_IN reader (miss)", fold_in_miss),
+        RowDef("rank_miss", "RankPapers, cache miss (PERSONAL)", rank_fresh("miss")),
+        RowDef("fold_in_miss", "RankPapers, FOLD_IN reader (miss)", rank_fresh("fold_in")),
         RowDef(
             "batch_hit", f"RankPapersBatch, {batch} cached readers", batch_hit, batch, "readers/s"
         ),
