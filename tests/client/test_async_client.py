@@ -125,6 +125,13 @@ async def test_record_digest_then_list_sent_digests(seeded_address: str) -> None
     assert list(sent) == ["u1"]
 
 
+async def test_list_days(seeded_address: str) -> None:
+    async with AsyncClient(seeded_address) as client:
+        listed = await client.list_days(end=DAY, limit=5)
+
+    assert [day.date for day in listed.days] == [DAY]
+
+
 async def test_get_model_info_and_delete_user(seeded_address: str) -> None:
     async with AsyncClient(seeded_address) as client:
         info = await client.get_model_info()

@@ -192,6 +192,21 @@ def test_record_digest_refuses_a_naive_time_and_a_lone_string(seeded_address: st
         assert client.list_sent_digests(DAY, ["u1"]) == {}
 
 
+def test_list_days_gives_the_seeded_day_and_refuses_a_reversed_range(
+    seeded_address: str,
+) -> None:
+    with Client(seeded_address) as client:
+        listed = client.list_days()
+        after = client.list_days(start=EMPTY_DAY)
+        with pytest.raises(InvalidArgument, match="end_date"):
+            client.list_days(start="2025-04-02", end="2025-04-01")
+
+    assert [day.date for day in listed.days] == [DAY]
+    assert listed.days[0].papers > 0
+    assert not listed.truncated
+    assert after.days == ()
+
+
 def test_get_model_info_without_a_model(server_address: str) -> None:
     with Client(server_address) as client:
         info = client.get_model_info()

@@ -28,6 +28,8 @@ API = {
     # errors
     "DeadlineExceeded",
     "InvalidArgument",
+    "ListedDay",
+    "ListedDays",
     "NotFound",
     "PaperSiftError",
     "PermissionDenied",

@@ -38,7 +38,7 @@ NAMES_A_FIELD = re.compile(r"[a-z_]+(?:\[[0-9]+\])?(?:\.[a-z_]+(?:\[[0-9]+\])?)*
 CALL_TIMEOUT = 30.0
 """Seconds a call may take; a call that hangs fails the property as DEADLINE_EXCEEDED."""
 RANKER = pb.DESCRIPTOR.services_by_name["Ranker"]
-READS = frozenset({"RankPapers", "RankPapersBatch", "GetModelInfo", "ListSentDigests"})
+READS = frozenset({"RankPapers", "RankPapersBatch", "GetModelInfo", "ListSentDigests", "ListDays"})
 """RPCs that must never change the store, whatever they answer."""
 
 

@@ -469,6 +469,17 @@ digest_requests = mixed(
         "message_id": (valid_message_ids, odd_message_ids),
     },
 )
+list_days_requests = mixed(
+    pb.ListDaysRequest,
+    {
+        "start_date": (st.just("") | valid_dates, odd_dates),
+        "end_date": (st.just("") | valid_dates, odd_dates),
+        "limit": (
+            st.integers(0, limits.MAX_DAYS),
+            st.sampled_from([-1, limits.MAX_DAYS + 1, -(2**31), 2**31 - 1]),
+        ),
+    },
+)
 list_digest_requests = mixed(
     pb.ListSentDigestsRequest,
     {

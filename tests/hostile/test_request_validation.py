@@ -33,6 +33,7 @@ from tests.hostile.requests import (
     diversities,
     filters,
     int32,
+    list_days_requests,
     list_digest_requests,
     odd_ids,
     odd_user_lists,
@@ -130,6 +131,12 @@ def test_digest(request: pb.RecordDigestRequest) -> None:
 def test_list_sent_digests(request: pb.ListSentDigestsRequest) -> None:
     judged(request, lambda: parse_date(request.date, "date"))
     judged(request, lambda: convert.batch_user_ids_from_proto(request.user_ids))
+
+
+@budget(60)
+@given(request=list_days_requests)
+def test_list_days(request: pb.ListDaysRequest) -> None:
+    judged(request, lambda: convert.days_query_from_proto(request))
 
 
 @budget(60)

@@ -21,6 +21,7 @@ from google.protobuf.message import Message
 from hypothesis import given
 from hypothesis import strategies as st
 
+from papersift.core import limits
 from papersift.server.convert import paper_to_proto
 from papersift.v1 import ranker_pb2 as pb
 from tests.conftest import ThreadedServer
@@ -31,6 +32,7 @@ from tests.hostile.requests import (
     batch_requests_for,
     delete_requests,
     digest_requests,
+    list_days_requests,
     list_digest_requests,
     rank_requests,
     rank_requests_for,
@@ -196,6 +198,20 @@ def test_list_sent_digests(target: FuzzTarget) -> None:
     target.assert_still_serving()
 
 
+def test_list_days(target: FuzzTarget) -> None:
+    @budget(20, deadline=None)
+    @given(request=list_days_requests)
+    def fuzz(request: pb.ListDaysRequest) -> None:
+        answer = target.checked("ListDays", request)
+        if answer.code is OK:
+            dates = [day.date for day in answer.reply.days]
+            assert dates == sorted(set(dates))
+            assert len(dates) <= (request.limit or limits.DEFAULT_DAYS)
+
+    fuzz()
+    target.assert_still_serving()
+
+
 # --- every RPC, with fields it does not know -----------------------------------------------------
 
 REQUESTS: dict[str, st.SearchStrategy[Message]] = {
@@ -207,6 +223,7 @@ REQUESTS: dict[str, st.SearchStrategy[Message]] = {
     "DeleteUser": delete_requests,
     "RecordDigest": digest_requests,
     "ListSentDigests": list_digest_requests,
+    "ListDays": list_days_requests,
 }
 """A request strategy for every RPC of the service."""
 assert set(REQUESTS) == set(pb.DESCRIPTOR.services_by_name["Ranker"].methods_by_name)

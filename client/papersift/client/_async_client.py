@@ -26,6 +26,7 @@ from papersift.client._models import (
     DeleteResult,
     DigestRecord,
     Interaction,
+    ListedDays,
     ModelInfo,
     Paper,
     RankedPaper,
@@ -347,6 +348,29 @@ class AsyncClient(BaseClient):
         request = _convert.list_sent_digests_request(date, user_ids)
         response = await self._call(self._stub.ListSentDigests, request, timeout)
         return _convert.sent_digests_from_proto(response)
+
+    async def list_days(
+        self,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        *,
+        limit: int = 0,
+        timeout: TimeoutTypes = USE_CLIENT_DEFAULT,
+    ) -> ListedDays:
+        """The listing days that have papers, with how many, oldest first.
+
+        Args:
+            start: First day to list; ``None`` from the first listed day.
+            end: Last day to list; ``None`` up to the last listed day.
+            limit: Most days to return (0 to 10,000; 0 means 1,000); the latest are kept.
+            timeout: Deadline of this call in seconds; ``None`` for none.
+
+        Raises:
+            InvalidArgument: A bad date, ``end`` before ``start``, or ``limit`` out of range.
+        """
+        request = _convert.list_days_request(start, end, limit)
+        response = await self._call(self._stub.ListDays, request, timeout)
+        return _convert.listed_days_from_proto(response)
 
     async def close(self) -> None:
         """Closes the channel; calls made afterwards raise ``RuntimeError``. Idempotent."""

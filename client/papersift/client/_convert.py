@@ -15,6 +15,8 @@ from papersift.client._models import (
     DigestRecord,
     Interaction,
     InteractionKind,
+    ListedDay,
+    ListedDays,
     ModelInfo,
     Paper,
     RankedPaper,
@@ -40,6 +42,7 @@ _STRATEGY_FROM_PROTO: dict[int, Strategy] = {
     ranker_pb2.STRATEGY_PERSONAL: Strategy.PERSONAL,
     ranker_pb2.STRATEGY_FOLD_IN: Strategy.FOLD_IN,
     ranker_pb2.STRATEGY_POPULAR: Strategy.POPULAR,
+    ranker_pb2.STRATEGY_CONTENT: Strategy.CONTENT,
 }
 
 
@@ -315,3 +318,25 @@ def sent_digests_from_proto(message: ranker_pb2.ListSentDigestsResponse) -> dict
         )
         for digest in message.digests
     }
+
+
+def list_days_request(
+    start: dt.date | str | None, end: dt.date | str | None, limit: int
+) -> ranker_pb2.ListDaysRequest:
+    """Builds the ``ListDays`` request (``None`` dates are open ends)."""
+    return ranker_pb2.ListDaysRequest(
+        start_date="" if start is None else date_to_wire(start, "start"),
+        end_date="" if end is None else date_to_wire(end, "end"),
+        limit=limit,
+    )
+
+
+def listed_days_from_proto(message: ranker_pb2.ListDaysResponse) -> ListedDays:
+    """Converts the ``ListDays`` response."""
+    return ListedDays(
+        days=tuple(
+            ListedDay(date=dt.date.fromisoformat(day.date), papers=day.papers)
+            for day in message.days
+        ),
+        truncated=message.truncated,
+    )

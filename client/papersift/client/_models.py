@@ -24,6 +24,7 @@ class Strategy(enum.StrEnum):
     PERSONAL = "personal"
     FOLD_IN = "fold_in"
     POPULAR = "popular"
+    CONTENT = "content"
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +132,22 @@ class SentDigest:
     sent_at: dt.datetime
     paper_count: int
     message_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ListedDay:
+    """A listing day that has papers, and how many."""
+
+    date: dt.date
+    papers: int
+
+
+@dataclass(frozen=True, slots=True)
+class ListedDays:
+    """Listing days with papers, oldest first; ``truncated`` when older days were left out."""
+
+    days: tuple[ListedDay, ...]
+    truncated: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19papersift/v1/ranker.proto\x12\x0cpapersift.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8a\x01\n\x05Paper\x12\x10\n\x08paper_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x10\n\x08\x61\x62stract\x18\x03 \x01(\t\x12\x0f\n\x07\x61uthors\x18\x04 \x03(\t\x12\x12\n\ncategories\x18\x05 \x03(\t\x12\x0b\n\x03url\x18\x06 \x01(\t\x12\x0c\n\x04\x64\x61te\x18\x07 \x01(\t\x12\x0e\n\x06source\x18\x08 \x01(\t\"\xa0\x01\n\x0bInteraction\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x10\n\x08paper_id\x18\x03 \x01(\t\x12+\n\x04kind\x18\x04 \x01(\x0e\x32\x1d.papersift.v1.InteractionKind\x12/\n\x0boccurred_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\":\n\x13UpsertPapersRequest\x12#\n\x06papers\x18\x01 \x03(\x0b\x32\x13.papersift.v1.Paper\"L\n\x14UpsertPapersResponse\x12\x10\n\x08inserted\x18\x01 \x01(\x05\x12\x0f\n\x07updated\x18\x02 \x01(\x05\x12\x11\n\tunchanged\x18\x03 \x01(\x05\"L\n\x19RecordInteractionsRequest\x12/\n\x0cinteractions\x18\x01 \x03(\x0b\x32\x19.papersift.v1.Interaction\"B\n\x1aRecordInteractionsResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x05\x12\x12\n\nduplicates\x18\x02 \x01(\x05\"\xac\x01\n\x0bRankFilters\x12\x1a\n\x12include_categories\x18\x01 \x03(\t\x12\x1a\n\x12\x65xclude_categories\x18\x02 \x03(\t\x12\x1a\n\x12must_have_keywords\x18\x03 \x03(\t\x12\x19\n\x11must_not_keywords\x18\x04 \x03(\t\x12\x18\n\x10\x66ollowed_authors\x18\x05 \x03(\t\x12\x14\n\x0c\x65xclude_seen\x18\x06 \x01(\x08\"\xa5\x01\n\x11RankPapersRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61te\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12*\n\x07\x66ilters\x18\x05 \x01(\x0b\x32\x19.papersift.v1.RankFilters\x12\x0f\n\x07\x65xplain\x18\x06 \x01(\x08\x12\x11\n\tdiversity\x18\x07 \x01(\x02\"_\n\x0bRankedPaper\x12\"\n\x05paper\x18\x01 \x01(\x0b\x32\x13.papersift.v1.Paper\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x0c\n\x04rank\x18\x03 \x01(\x05\x12\x0f\n\x07reasons\x18\x04 \x03(\t\"\xb8\x01\n\x12RankPapersResponse\x12)\n\x06papers\x18\x01 \x03(\x0b\x32\x19.papersift.v1.RankedPaper\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x15\n\rmodel_version\x18\x03 \x01(\t\x12(\n\x08strategy\x18\x04 \x01(\x0e\x32\x16.papersift.v1.Strategy\x12\x0e\n\x06\x63\x61\x63hed\x18\x05 \x01(\x08\x12\r\n\x05total\x18\x06 \x01(\x05\"\x97\x01\n\x16RankPapersBatchRequest\x12\x10\n\x08user_ids\x18\x01 \x03(\t\x12\x0c\n\x04\x64\x61te\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\x12*\n\x07\x66ilters\x18\x04 \x01(\x0b\x32\x19.papersift.v1.RankFilters\x12\x0f\n\x07\x65xplain\x18\x05 \x01(\x08\x12\x11\n\tdiversity\x18\x06 \x01(\x02\"Q\n\x0bUserRanking\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x31\n\x07ranking\x18\x02 \x01(\x0b\x32 .papersift.v1.RankPapersResponse\"E\n\x17RankPapersBatchResponse\x12*\n\x07results\x18\x01 \x03(\x0b\x32\x19.papersift.v1.UserRanking\"\x15\n\x13GetModelInfoRequest\"%\n\x06Metric\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01\"\xc5\x01\n\x14GetModelInfoResponse\x12\x0e\n\x06loaded\x18\x01 \x01(\x08\x12\x0f\n\x07version\x18\x02 \x01(\t\x12.\n\ntrained_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ndata_start\x18\x04 \x01(\t\x12\x10\n\x08\x64\x61ta_end\x18\x05 \x01(\t\x12%\n\x07metrics\x18\x06 \x03(\x0b\x32\x14.papersift.v1.Metric\x12\x0f\n\x07message\x18\x07 \x01(\t\"$\n\x11\x44\x65leteUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"i\n\x12\x44\x65leteUserResponse\x12\x1c\n\x14interactions_deleted\x18\x01 \x01(\x05\x12\x1c\n\x14\x63\x61\x63hed_lists_deleted\x18\x02 \x01(\x05\x12\x17\n\x0f\x64igests_deleted\x18\x03 \x01(\x05\"\x88\x01\n\x13RecordDigestRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61te\x18\x02 \x01(\t\x12\x11\n\tpaper_ids\x18\x03 \x03(\t\x12+\n\x07sent_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nmessage_id\x18\x05 \x01(\t\"=\n\x14RecordDigestResponse\x12\x10\n\x08recorded\x18\x01 \x01(\x08\x12\x13\n\x0bimpressions\x18\x02 \x01(\x05\"8\n\x16ListSentDigestsRequest\x12\x0c\n\x04\x64\x61te\x18\x01 \x01(\t\x12\x10\n\x08user_ids\x18\x02 \x03(\t\"s\n\nSentDigest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12+\n\x07sent_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bpaper_count\x18\x03 \x01(\x05\x12\x12\n\nmessage_id\x18\x04 \x01(\t\"D\n\x17ListSentDigestsResponse\x12)\n\x07\x64igests\x18\x01 \x03(\x0b\x32\x18.papersift.v1.SentDigest*\xc6\x01\n\x0fInteractionKind\x12 \n\x1cINTERACTION_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16INTERACTION_KIND_CLICK\x10\x01\x12\x19\n\x15INTERACTION_KIND_SAVE\x10\x02\x12\x1b\n\x17INTERACTION_KIND_UNSAVE\x10\x03\x12\x1c\n\x18INTERACTION_KIND_DISMISS\x10\x04\x12\x1f\n\x1bINTERACTION_KIND_IMPRESSION\x10\x05*g\n\x08Strategy\x12\x18\n\x14STRATEGY_UNSPECIFIED\x10\x00\x12\x15\n\x11STRATEGY_PERSONAL\x10\x01\x12\x14\n\x10STRATEGY_FOLD_IN\x10\x02\x12\x14\n\x10STRATEGY_POPULAR\x10\x03\x32\xd8\x05\n\x06Ranker\x12U\n\x0cUpsertPapers\x12!.papersift.v1.UpsertPapersRequest\x1a\".papersift.v1.UpsertPapersResponse\x12g\n\x12RecordInteractions\x12\'.papersift.v1.RecordInteractionsRequest\x1a(.papersift.v1.RecordInteractionsResponse\x12O\n\nRankPapers\x12\x1f.papersift.v1.RankPapersRequest\x1a .papersift.v1.RankPapersResponse\x12^\n\x0fRankPapersBatch\x12$.papersift.v1.RankPapersBatchRequest\x1a%.papersift.v1.RankPapersBatchResponse\x12U\n\x0cGetModelInfo\x12!.papersift.v1.GetModelInfoRequest\x1a\".papersift.v1.GetModelInfoResponse\x12O\n\nDeleteUser\x12\x1f.papersift.v1.DeleteUserRequest\x1a .papersift.v1.DeleteUserResponse\x12U\n\x0cRecordDigest\x12!.papersift.v1.RecordDigestRequest\x1a\".papersift.v1.RecordDigestResponse\x12^\n\x0fListSentDigests\x12$.papersift.v1.ListSentDigestsRequest\x1a%.papersift.v1.ListSentDigestsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19papersift/v1/ranker.proto\x12\x0cpapersift.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8a\x01\n\x05Paper\x12\x10\n\x08paper_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x10\n\x08\x61\x62stract\x18\x03 \x01(\t\x12\x0f\n\x07\x61uthors\x18\x04 \x03(\t\x12\x12\n\ncategories\x18\x05 \x03(\t\x12\x0b\n\x03url\x18\x06 \x01(\t\x12\x0c\n\x04\x64\x61te\x18\x07 \x01(\t\x12\x0e\n\x06source\x18\x08 \x01(\t\"\xa0\x01\n\x0bInteraction\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x10\n\x08paper_id\x18\x03 \x01(\t\x12+\n\x04kind\x18\x04 \x01(\x0e\x32\x1d.papersift.v1.InteractionKind\x12/\n\x0boccurred_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\":\n\x13UpsertPapersRequest\x12#\n\x06papers\x18\x01 \x03(\x0b\x32\x13.papersift.v1.Paper\"L\n\x14UpsertPapersResponse\x12\x10\n\x08inserted\x18\x01 \x01(\x05\x12\x0f\n\x07updated\x18\x02 \x01(\x05\x12\x11\n\tunchanged\x18\x03 \x01(\x05\"L\n\x19RecordInteractionsRequest\x12/\n\x0cinteractions\x18\x01 \x03(\x0b\x32\x19.papersift.v1.Interaction\"B\n\x1aRecordInteractionsResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x05\x12\x12\n\nduplicates\x18\x02 \x01(\x05\"\xc5\x01\n\x0bRankFilters\x12\x1a\n\x12include_categories\x18\x01 \x03(\t\x12\x1a\n\x12\x65xclude_categories\x18\x02 \x03(\t\x12\x1a\n\x12must_have_keywords\x18\x03 \x03(\t\x12\x19\n\x11must_not_keywords\x18\x04 \x03(\t\x12\x18\n\x10\x66ollowed_authors\x18\x05 \x03(\t\x12\x14\n\x0c\x65xclude_seen\x18\x06 \x01(\x08\x12\x17\n\x0f\x65xclude_touched\x18\x07 \x01(\x08\"\xa5\x01\n\x11RankPapersRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61te\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12*\n\x07\x66ilters\x18\x05 \x01(\x0b\x32\x19.papersift.v1.RankFilters\x12\x0f\n\x07\x65xplain\x18\x06 \x01(\x08\x12\x11\n\tdiversity\x18\x07 \x01(\x02\"_\n\x0bRankedPaper\x12\"\n\x05paper\x18\x01 \x01(\x0b\x32\x13.papersift.v1.Paper\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x0c\n\x04rank\x18\x03 \x01(\x05\x12\x0f\n\x07reasons\x18\x04 \x03(\t\"\xb8\x01\n\x12RankPapersResponse\x12)\n\x06papers\x18\x01 \x03(\x0b\x32\x19.papersift.v1.RankedPaper\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x15\n\rmodel_version\x18\x03 \x01(\t\x12(\n\x08strategy\x18\x04 \x01(\x0e\x32\x16.papersift.v1.Strategy\x12\x0e\n\x06\x63\x61\x63hed\x18\x05 \x01(\x08\x12\r\n\x05total\x18\x06 \x01(\x05\"\x97\x01\n\x16RankPapersBatchRequest\x12\x10\n\x08user_ids\x18\x01 \x03(\t\x12\x0c\n\x04\x64\x61te\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\x12*\n\x07\x66ilters\x18\x04 \x01(\x0b\x32\x19.papersift.v1.RankFilters\x12\x0f\n\x07\x65xplain\x18\x05 \x01(\x08\x12\x11\n\tdiversity\x18\x06 \x01(\x02\"Q\n\x0bUserRanking\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x31\n\x07ranking\x18\x02 \x01(\x0b\x32 .papersift.v1.RankPapersResponse\"E\n\x17RankPapersBatchResponse\x12*\n\x07results\x18\x01 \x03(\x0b\x32\x19.papersift.v1.UserRanking\"\x15\n\x13GetModelInfoRequest\"%\n\x06Metric\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01\"\xc5\x01\n\x14GetModelInfoResponse\x12\x0e\n\x06loaded\x18\x01 \x01(\x08\x12\x0f\n\x07version\x18\x02 \x01(\t\x12.\n\ntrained_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ndata_start\x18\x04 \x01(\t\x12\x10\n\x08\x64\x61ta_end\x18\x05 \x01(\t\x12%\n\x07metrics\x18\x06 \x03(\x0b\x32\x14.papersift.v1.Metric\x12\x0f\n\x07message\x18\x07 \x01(\t\"$\n\x11\x44\x65leteUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"i\n\x12\x44\x65leteUserResponse\x12\x1c\n\x14interactions_deleted\x18\x01 \x01(\x05\x12\x1c\n\x14\x63\x61\x63hed_lists_deleted\x18\x02 \x01(\x05\x12\x17\n\x0f\x64igests_deleted\x18\x03 \x01(\x05\"\x88\x01\n\x13RecordDigestRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61te\x18\x02 \x01(\t\x12\x11\n\tpaper_ids\x18\x03 \x03(\t\x12+\n\x07sent_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nmessage_id\x18\x05 \x01(\t\"=\n\x14RecordDigestResponse\x12\x10\n\x08recorded\x18\x01 \x01(\x08\x12\x13\n\x0bimpressions\x18\x02 \x01(\x05\"8\n\x16ListSentDigestsRequest\x12\x0c\n\x04\x64\x61te\x18\x01 \x01(\t\x12\x10\n\x08user_ids\x18\x02 \x03(\t\"s\n\nSentDigest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12+\n\x07sent_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bpaper_count\x18\x03 \x01(\x05\x12\x12\n\nmessage_id\x18\x04 \x01(\t\"D\n\x17ListSentDigestsResponse\x12)\n\x07\x64igests\x18\x01 \x03(\x0b\x32\x18.papersift.v1.SentDigest\"F\n\x0fListDaysRequest\x12\x12\n\nstart_date\x18\x01 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\")\n\tListedDay\x12\x0c\n\x04\x64\x61te\x18\x01 \x01(\t\x12\x0e\n\x06papers\x18\x02 \x01(\x05\"L\n\x10ListDaysResponse\x12%\n\x04\x64\x61ys\x18\x01 \x03(\x0b\x32\x17.papersift.v1.ListedDay\x12\x11\n\ttruncated\x18\x02 \x01(\x08*\xc6\x01\n\x0fInteractionKind\x12 \n\x1cINTERACTION_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16INTERACTION_KIND_CLICK\x10\x01\x12\x19\n\x15INTERACTION_KIND_SAVE\x10\x02\x12\x1b\n\x17INTERACTION_KIND_UNSAVE\x10\x03\x12\x1c\n\x18INTERACTION_KIND_DISMISS\x10\x04\x12\x1f\n\x1bINTERACTION_KIND_IMPRESSION\x10\x05*}\n\x08Strategy\x12\x18\n\x14STRATEGY_UNSPECIFIED\x10\x00\x12\x15\n\x11STRATEGY_PERSONAL\x10\x01\x12\x14\n\x10STRATEGY_FOLD_IN\x10\x02\x12\x14\n\x10STRATEGY_POPULAR\x10\x03\x12\x14\n\x10STRATEGY_CONTENT\x10\x04\x32\xa3\x06\n\x06Ranker\x12U\n\x0cUpsertPapers\x12!.papersift.v1.UpsertPapersRequest\x1a\".papersift.v1.UpsertPapersResponse\x12g\n\x12RecordInteractions\x12\'.papersift.v1.RecordInteractionsRequest\x1a(.papersift.v1.RecordInteractionsResponse\x12O\n\nRankPapers\x12\x1f.papersift.v1.RankPapersRequest\x1a .papersift.v1.RankPapersResponse\x12^\n\x0fRankPapersBatch\x12$.papersift.v1.RankPapersBatchRequest\x1a%.papersift.v1.RankPapersBatchResponse\x12U\n\x0cGetModelInfo\x12!.papersift.v1.GetModelInfoRequest\x1a\".papersift.v1.GetModelInfoResponse\x12O\n\nDeleteUser\x12\x1f.papersift.v1.DeleteUserRequest\x1a .papersift.v1.DeleteUserResponse\x12U\n\x0cRecordDigest\x12!.papersift.v1.RecordDigestRequest\x1a\".papersift.v1.RecordDigestResponse\x12^\n\x0fListSentDigests\x12$.papersift.v1.ListSentDigestsRequest\x1a%.papersift.v1.ListSentDigestsResponse\x12I\n\x08ListDays\x12\x1d.papersift.v1.ListDaysRequest\x1a\x1e.papersift.v1.ListDaysResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'papersift.v1.ranker_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_INTERACTIONKIND']._serialized_start=2454
-  _globals['_INTERACTIONKIND']._serialized_end=2652
-  _globals['_STRATEGY']._serialized_start=2654
-  _globals['_STRATEGY']._serialized_end=2757
+  _globals['_INTERACTIONKIND']._serialized_start=2672
+  _globals['_INTERACTIONKIND']._serialized_end=2870
+  _globals['_STRATEGY']._serialized_start=2872
+  _globals['_STRATEGY']._serialized_end=2997
   _globals['_PAPER']._serialized_start=77
   _globals['_PAPER']._serialized_end=215
   _globals['_INTERACTION']._serialized_start=218
@@ -49,39 +49,45 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RECORDINTERACTIONSRESPONSE']._serialized_start=596
   _globals['_RECORDINTERACTIONSRESPONSE']._serialized_end=662
   _globals['_RANKFILTERS']._serialized_start=665
-  _globals['_RANKFILTERS']._serialized_end=837
-  _globals['_RANKPAPERSREQUEST']._serialized_start=840
-  _globals['_RANKPAPERSREQUEST']._serialized_end=1005
-  _globals['_RANKEDPAPER']._serialized_start=1007
-  _globals['_RANKEDPAPER']._serialized_end=1102
-  _globals['_RANKPAPERSRESPONSE']._serialized_start=1105
-  _globals['_RANKPAPERSRESPONSE']._serialized_end=1289
-  _globals['_RANKPAPERSBATCHREQUEST']._serialized_start=1292
-  _globals['_RANKPAPERSBATCHREQUEST']._serialized_end=1443
-  _globals['_USERRANKING']._serialized_start=1445
-  _globals['_USERRANKING']._serialized_end=1526
-  _globals['_RANKPAPERSBATCHRESPONSE']._serialized_start=1528
-  _globals['_RANKPAPERSBATCHRESPONSE']._serialized_end=1597
-  _globals['_GETMODELINFOREQUEST']._serialized_start=1599
-  _globals['_GETMODELINFOREQUEST']._serialized_end=1620
-  _globals['_METRIC']._serialized_start=1622
-  _globals['_METRIC']._serialized_end=1659
-  _globals['_GETMODELINFORESPONSE']._serialized_start=1662
-  _globals['_GETMODELINFORESPONSE']._serialized_end=1859
-  _globals['_DELETEUSERREQUEST']._serialized_start=1861
-  _globals['_DELETEUSERREQUEST']._serialized_end=1897
-  _globals['_DELETEUSERRESPONSE']._serialized_start=1899
-  _globals['_DELETEUSERRESPONSE']._serialized_end=2004
-  _globals['_RECORDDIGESTREQUEST']._serialized_start=2007
-  _globals['_RECORDDIGESTREQUEST']._serialized_end=2143
-  _globals['_RECORDDIGESTRESPONSE']._serialized_start=2145
-  _globals['_RECORDDIGESTRESPONSE']._serialized_end=2206
-  _globals['_LISTSENTDIGESTSREQUEST']._serialized_start=2208
-  _globals['_LISTSENTDIGESTSREQUEST']._serialized_end=2264
-  _globals['_SENTDIGEST']._serialized_start=2266
-  _globals['_SENTDIGEST']._serialized_end=2381
-  _globals['_LISTSENTDIGESTSRESPONSE']._serialized_start=2383
-  _globals['_LISTSENTDIGESTSRESPONSE']._serialized_end=2451
-  _globals['_RANKER']._serialized_start=2760
-  _globals['_RANKER']._serialized_end=3488
+  _globals['_RANKFILTERS']._serialized_end=862
+  _globals['_RANKPAPERSREQUEST']._serialized_start=865
+  _globals['_RANKPAPERSREQUEST']._serialized_end=1030
+  _globals['_RANKEDPAPER']._serialized_start=1032
+  _globals['_RANKEDPAPER']._serialized_end=1127
+  _globals['_RANKPAPERSRESPONSE']._serialized_start=1130
+  _globals['_RANKPAPERSRESPONSE']._serialized_end=1314
+  _globals['_RANKPAPERSBATCHREQUEST']._serialized_start=1317
+  _globals['_RANKPAPERSBATCHREQUEST']._serialized_end=1468
+  _globals['_USERRANKING']._serialized_start=1470
+  _globals['_USERRANKING']._serialized_end=1551
+  _globals['_RANKPAPERSBATCHRESPONSE']._serialized_start=1553
+  _globals['_RANKPAPERSBATCHRESPONSE']._serialized_end=1622
+  _globals['_GETMODELINFOREQUEST']._serialized_start=1624
+  _globals['_GETMODELINFOREQUEST']._serialized_end=1645
+  _globals['_METRIC']._serialized_start=1647
+  _globals['_METRIC']._serialized_end=1684
+  _globals['_GETMODELINFORESPONSE']._serialized_start=1687
+  _globals['_GETMODELINFORESPONSE']._serialized_end=1884
+  _globals['_DELETEUSERREQUEST']._serialized_start=1886
+  _globals['_DELETEUSERREQUEST']._serialized_end=1922
+  _globals['_DELETEUSERRESPONSE']._serialized_start=1924
+  _globals['_DELETEUSERRESPONSE']._serialized_end=2029
+  _globals['_RECORDDIGESTREQUEST']._serialized_start=2032
+  _globals['_RECORDDIGESTREQUEST']._serialized_end=2168
+  _globals['_RECORDDIGESTRESPONSE']._serialized_start=2170
+  _globals['_RECORDDIGESTRESPONSE']._serialized_end=2231
+  _globals['_LISTSENTDIGESTSREQUEST']._serialized_start=2233
+  _globals['_LISTSENTDIGESTSREQUEST']._serialized_end=2289
+  _globals['_SENTDIGEST']._serialized_start=2291
+  _globals['_SENTDIGEST']._serialized_end=2406
+  _globals['_LISTSENTDIGESTSRESPONSE']._serialized_start=2408
+  _globals['_LISTSENTDIGESTSRESPONSE']._serialized_end=2476
+  _globals['_LISTDAYSREQUEST']._serialized_start=2478
+  _globals['_LISTDAYSREQUEST']._serialized_end=2548
+  _globals['_LISTEDDAY']._serialized_start=2550
+  _globals['_LISTEDDAY']._serialized_end=2591
+  _globals['_LISTDAYSRESPONSE']._serialized_start=2593
+  _globals['_LISTDAYSRESPONSE']._serialized_end=2669
+  _globals['_RANKER']._serialized_start=3000
+  _globals['_RANKER']._serialized_end=3803
 # @@protoc_insertion_point(module_scope)

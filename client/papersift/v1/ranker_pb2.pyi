@@ -74,7 +74,13 @@ class _StrategyEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Strategy.Val
     STRATEGY_FOLD_IN: _Strategy.ValueType  # 2
     """From a vector folded in at request time from the reader's recent interactions."""
     STRATEGY_POPULAR: _Strategy.ValueType  # 3
-    """No signal about the reader: the day's most interacted-with papers."""
+    """No signal about the reader: the day's papers by what the community saved and clicked
+    (the day's interactions, then similarity to everything readers saved, then recency).
+    """
+    STRATEGY_CONTENT: _Strategy.ValueType  # 4
+    """No model is loaded yet: the cosine between each paper's TF-IDF and the reader's saved and
+    clicked papers, with a featurizer fitted on the papers in the store.
+    """
 
 class Strategy(_Strategy, metaclass=_StrategyEnumTypeWrapper):
     """How a list was ranked."""
@@ -86,7 +92,13 @@ STRATEGY_PERSONAL: Strategy.ValueType  # 1
 STRATEGY_FOLD_IN: Strategy.ValueType  # 2
 """From a vector folded in at request time from the reader's recent interactions."""
 STRATEGY_POPULAR: Strategy.ValueType  # 3
-"""No signal about the reader: the day's most interacted-with papers."""
+"""No signal about the reader: the day's papers by what the community saved and clicked
+(the day's interactions, then similarity to everything readers saved, then recency).
+"""
+STRATEGY_CONTENT: Strategy.ValueType  # 4
+"""No model is loaded yet: the cosine between each paper's TF-IDF and the reader's saved and
+clicked papers, with a featurizer fitted on the papers in the store.
+"""
 Global___Strategy: _TypeAlias = Strategy  # noqa: Y015
 
 @_typing.final
@@ -299,8 +311,13 @@ class RankFilters(_message.Message):
     MUST_NOT_KEYWORDS_FIELD_NUMBER: _builtins.int
     FOLLOWED_AUTHORS_FIELD_NUMBER: _builtins.int
     EXCLUDE_SEEN_FIELD_NUMBER: _builtins.int
+    EXCLUDE_TOUCHED_FIELD_NUMBER: _builtins.int
     exclude_seen: _builtins.bool
     """Drop papers the reader interacted with or was shown on earlier days."""
+    exclude_touched: _builtins.bool
+    """Drop papers the reader clicked, saved or dismissed, on any day including the requested
+    one (a digest never mails a paper its reader already opened).
+    """
     @_builtins.property
     def include_categories(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Keep only papers with at least one of these categories."""
@@ -330,10 +347,11 @@ class RankFilters(_message.Message):
         must_not_keywords: _abc.Iterable[_builtins.str] | None = ...,
         followed_authors: _abc.Iterable[_builtins.str] | None = ...,
         exclude_seen: _builtins.bool = ...,
+        exclude_touched: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["exclude_categories", b"exclude_categories", "exclude_seen", b"exclude_seen", "followed_authors", b"followed_authors", "include_categories", b"include_categories", "must_have_keywords", b"must_have_keywords", "must_not_keywords", b"must_not_keywords"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["exclude_categories", b"exclude_categories", "exclude_seen", b"exclude_seen", "exclude_touched", b"exclude_touched", "followed_authors", b"followed_authors", "include_categories", b"include_categories", "must_have_keywords", b"must_have_keywords", "must_not_keywords", b"must_not_keywords"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -869,3 +887,87 @@ class ListSentDigestsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListSentDigestsResponse: _TypeAlias = ListSentDigestsResponse  # noqa: Y015
+
+@_typing.final
+class ListDaysRequest(_message.Message):
+    """Request of `ListDays`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    START_DATE_FIELD_NUMBER: _builtins.int
+    END_DATE_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    start_date: _builtins.str
+    """First day to list, `YYYY-MM-DD`; empty: from the first listed day."""
+    end_date: _builtins.str
+    """Last day to list, `YYYY-MM-DD`; empty: up to the last listed day."""
+    limit: _builtins.int
+    """Most days to return, 0 to 10,000; 0 means 1,000. The latest days are kept."""
+    def __init__(
+        self,
+        *,
+        start_date: _builtins.str = ...,
+        end_date: _builtins.str = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "limit", b"limit", "start_date", b"start_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDaysRequest: _TypeAlias = ListDaysRequest  # noqa: Y015
+
+@_typing.final
+class ListedDay(_message.Message):
+    """A listing day and how many papers it has."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATE_FIELD_NUMBER: _builtins.int
+    PAPERS_FIELD_NUMBER: _builtins.int
+    date: _builtins.str
+    """The listing day, `YYYY-MM-DD`."""
+    papers: _builtins.int
+    """Papers listed on it."""
+    def __init__(
+        self,
+        *,
+        date: _builtins.str = ...,
+        papers: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["date", b"date", "papers", b"papers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListedDay: _TypeAlias = ListedDay  # noqa: Y015
+
+@_typing.final
+class ListDaysResponse(_message.Message):
+    """Response of `ListDays`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAYS_FIELD_NUMBER: _builtins.int
+    TRUNCATED_FIELD_NUMBER: _builtins.int
+    truncated: _builtins.bool
+    """Whether more days matched than `limit` (the oldest were left out)."""
+    @_builtins.property
+    def days(self) -> _containers.RepeatedCompositeFieldContainer[Global___ListedDay]:
+        """The days with papers, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        days: _abc.Iterable[Global___ListedDay] | None = ...,
+        truncated: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["days", b"days", "truncated", b"truncated"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDaysResponse: _TypeAlias = ListDaysResponse  # noqa: Y015

@@ -75,6 +75,11 @@ class RankerStub:
                 request_serializer=papersift_dot_v1_dot_ranker__pb2.ListSentDigestsRequest.SerializeToString,
                 response_deserializer=papersift_dot_v1_dot_ranker__pb2.ListSentDigestsResponse.FromString,
                 _registered_method=True)
+        self.ListDays = channel.unary_unary(
+                '/papersift.v1.Ranker/ListDays',
+                request_serializer=papersift_dot_v1_dot_ranker__pb2.ListDaysRequest.SerializeToString,
+                response_deserializer=papersift_dot_v1_dot_ranker__pb2.ListDaysResponse.FromString,
+                _registered_method=True)
 
 
 class RankerServicer:
@@ -141,6 +146,13 @@ class RankerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListDays(self, request, context):
+        """The listing days that have papers, with how many, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RankerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -183,6 +195,11 @@ def add_RankerServicer_to_server(servicer, server):
                     servicer.ListSentDigests,
                     request_deserializer=papersift_dot_v1_dot_ranker__pb2.ListSentDigestsRequest.FromString,
                     response_serializer=papersift_dot_v1_dot_ranker__pb2.ListSentDigestsResponse.SerializeToString,
+            ),
+            'ListDays': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDays,
+                    request_deserializer=papersift_dot_v1_dot_ranker__pb2.ListDaysRequest.FromString,
+                    response_serializer=papersift_dot_v1_dot_ranker__pb2.ListDaysResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -402,6 +419,33 @@ class Ranker:
             '/papersift.v1.Ranker/ListSentDigests',
             papersift_dot_v1_dot_ranker__pb2.ListSentDigestsRequest.SerializeToString,
             papersift_dot_v1_dot_ranker__pb2.ListSentDigestsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDays(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/papersift.v1.Ranker/ListDays',
+            papersift_dot_v1_dot_ranker__pb2.ListDaysRequest.SerializeToString,
+            papersift_dot_v1_dot_ranker__pb2.ListDaysResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -61,6 +61,8 @@ class RankerStub:
     """
     ListSentDigests: _grpc.UnaryUnaryMultiCallable[_ranker_pb2.ListSentDigestsRequest, _ranker_pb2.ListSentDigestsResponse]
     """Which of the given readers' digests for a day were already recorded as sent."""
+    ListDays: _grpc.UnaryUnaryMultiCallable[_ranker_pb2.ListDaysRequest, _ranker_pb2.ListDaysResponse]
+    """The listing days that have papers, with how many, oldest first."""
 
 @_typing.type_check_only
 class RankerAsyncStub(RankerStub):
@@ -90,6 +92,8 @@ class RankerAsyncStub(RankerStub):
     """
     ListSentDigests: _aio.UnaryUnaryMultiCallable[_ranker_pb2.ListSentDigestsRequest, _ranker_pb2.ListSentDigestsResponse]  # type: ignore[assignment]
     """Which of the given readers' digests for a day were already recorded as sent."""
+    ListDays: _aio.UnaryUnaryMultiCallable[_ranker_pb2.ListDaysRequest, _ranker_pb2.ListDaysResponse]  # type: ignore[assignment]
+    """The listing days that have papers, with how many, oldest first."""
 
 class RankerServicer(metaclass=_abc_1.ABCMeta):
     """Ranks each day's new research papers for each reader."""
@@ -164,5 +168,13 @@ class RankerServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_ranker_pb2.ListSentDigestsResponse, _abc.Awaitable[_ranker_pb2.ListSentDigestsResponse]]:
         """Which of the given readers' digests for a day were already recorded as sent."""
+
+    @_abc_1.abstractmethod
+    def ListDays(
+        self,
+        request: _ranker_pb2.ListDaysRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ranker_pb2.ListDaysResponse, _abc.Awaitable[_ranker_pb2.ListDaysResponse]]:
+        """The listing days that have papers, with how many, oldest first."""
 
 def add_RankerServicer_to_server(servicer: RankerServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

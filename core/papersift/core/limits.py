@@ -16,6 +16,9 @@ MAX_PAGE_SIZE = 100
 MAX_BATCH_RANKED = 5_000
 # A Message-ID header value fits on one RFC 5322 line.
 MAX_MESSAGE_ID_LENGTH = 998
+# ListDays: days per reply, and how many when the request does not say.
+MAX_DAYS = 10_000
+DEFAULT_DAYS = 1_000
 # RankFilters: entries per list of rules, and the length of one rule (a category, keyword or name).
 MAX_RULES = 50
 MAX_RULE_LENGTH = 200

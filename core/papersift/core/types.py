@@ -28,6 +28,7 @@ class Strategy(enum.StrEnum):
     PERSONAL = "personal"
     FOLD_IN = "fold_in"
     POPULAR = "popular"
+    CONTENT = "content"
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ METHOD_SCOPES: Final[Mapping[str, str]] = {
     "/papersift.v1.Ranker/RankPapersBatch": "rank",
     "/papersift.v1.Ranker/GetModelInfo": "rank",
     "/papersift.v1.Ranker/ListSentDigests": "rank",
+    "/papersift.v1.Ranker/ListDays": "rank",
     "/papersift.v1.Ranker/UpsertPapers": "write",
     "/papersift.v1.Ranker/RecordInteractions": "write",
     "/papersift.v1.Ranker/RecordDigest": "write",

@@ -31,7 +31,7 @@ from papersift.core.validation import (
 )
 from papersift.server.paging import decode_page_token
 from papersift.server.rules import RankRules, view_key
-from papersift.server.service import NO_MODEL_MESSAGE, RankPage, RankQuery
+from papersift.server.service import NO_MODEL_MESSAGE, DaysQuery, RankPage, RankQuery
 from papersift.v1 import ranker_pb2 as pb
 
 _KINDS: dict[pb.InteractionKind.ValueType, InteractionKind] = {
@@ -46,6 +46,7 @@ _STRATEGIES = {
     Strategy.PERSONAL: pb.STRATEGY_PERSONAL,
     Strategy.FOLD_IN: pb.STRATEGY_FOLD_IN,
     Strategy.POPULAR: pb.STRATEGY_POPULAR,
+    Strategy.CONTENT: pb.STRATEGY_CONTENT,
 }
 # Events may be reported late, but not from the future; a day of slack absorbs clock skew.
 _MAX_CLOCK_SKEW = dt.timedelta(days=1)
@@ -309,6 +310,22 @@ def rank_page_to_proto(page: RankPage) -> pb.RankPapersResponse:
         cached=page.cached,
         total=page.total,
     )
+
+
+def days_query_from_proto(request: pb.ListDaysRequest) -> DaysQuery:
+    """Validate a ``ListDays`` request: optional dates in order, a limit of 0 to ``MAX_DAYS``."""
+    start = parse_date(request.start_date, "start_date") if request.start_date else None
+    end = parse_date(request.end_date, "end_date") if request.end_date else None
+    if start is not None and end is not None and end < start:
+        raise InvalidInput(
+            "end_date", f"{end.isoformat()} is before start_date {start.isoformat()}"
+        )
+    if not 0 <= request.limit <= limits.MAX_DAYS:
+        raise InvalidInput(
+            "limit",
+            f"must be 0 to {limits.MAX_DAYS} (0: {limits.DEFAULT_DAYS}), got {request.limit}",
+        )
+    return DaysQuery(start=start, end=end, limit=request.limit or limits.DEFAULT_DAYS)
 
 
 def model_info_to_proto(model: ModelBundle | None) -> pb.GetModelInfoResponse:

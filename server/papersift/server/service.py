@@ -106,6 +106,23 @@ class RankPage:
 
 
 @dataclass(frozen=True, slots=True)
+class DaysQuery:
+    """A validated ``ListDays`` request: an optional date range and the most days to return."""
+
+    start: dt.date | None
+    end: dt.date | None
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class ListedDays:
+    """Listing days with their paper counts, oldest first; ``truncated`` if older ones were cut."""
+
+    days: tuple[tuple[dt.date, int], ...]
+    truncated: bool
+
+
+@dataclass(frozen=True, slots=True)
 class DeleteCounts:
     """What deleting a reader erased."""
 
@@ -179,6 +196,14 @@ class RankingService:
         found = await asyncio.to_thread(self._store.sent_digests, date, user_ids)
         return [found[user_id] for user_id in user_ids if user_id in found]
 
+    async def list_days(self, query: DaysQuery) -> ListedDays:
+        """The listing days in the query's range with their paper counts (the latest ``limit``)."""
+        days = await asyncio.to_thread(
+            self._store.day_counts, query.start, query.end, query.limit + 1
+        )
+        truncated = len(days) > query.limit
+        return ListedDays(tuple(days[1:] if truncated else days), truncated)
+
     @property
     def model(self) -> ModelBundle | None:
         """The model bundle ranking uses now (``None``: every reader gets ``POPULAR``)."""
@@ -193,7 +218,7 @@ class RankingService:
         model = self._models.current  # one model for the whole request, even across a reload
         revisions = await asyncio.to_thread(self._store.revisions, query.user_id, query.date)
         if revisions.papers == 0:
-            raise NotFound(f"no papers are listed on {query.date.isoformat()}")
+            raise await self._no_papers(query.date)
         # A PERSONAL list depends on the model, the reader and the day's papers, not on what
         # others click: leaving the day's activity out of its key keeps it cached all day.
         personal = _is_personal(model, query.user_id, revisions.erased_at)
@@ -242,8 +267,23 @@ class RankingService:
             day = DayPapers({paper.paper_id: paper for paper in listed})
             self._day_papers.put((date, papers_rev), day)
         if not day.papers:
-            raise NotFound(f"no papers are listed on {date.isoformat()}")
+            raise await self._no_papers(date)
         return day
+
+    async def _no_papers(self, date: dt.date) -> NotFound:
+        """The error for a day without papers, naming the nearest days that have some."""
+        before, after = await asyncio.to_thread(self._store.nearest_days, date)
+        nearest = [
+            f"{day.isoformat()} ({side})"
+            for day, side in ((before, "before"), (after, "after"))
+            if day is not None
+        ]
+        hint = (
+            f"; nearest listed days: {' and '.join(nearest)}"
+            if nearest
+            else "; no day has papers yet (ingest a feed with papersift ingest)"
+        )
+        return NotFound(f"no papers are listed on {date.isoformat()}{hint}")
 
     async def _reader(
         self, model: ModelBundle | None, query: RankQuery, *, personal: bool

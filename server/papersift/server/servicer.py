@@ -139,6 +139,13 @@ class RankerServicer(pb_grpc.RankerServicer):
     ) -> pb.ListSentDigestsResponse:
         return await self._answer(context, self._list_sent_digests, request)
 
+    async def ListDays(
+        self,
+        request: pb.ListDaysRequest,
+        context: grpc.aio.ServicerContext[pb.ListDaysRequest, pb.ListDaysResponse],
+    ) -> pb.ListDaysResponse:
+        return await self._answer(context, self._list_days, request)
+
     async def _upsert_papers(self, request: pb.UpsertPapersRequest) -> pb.UpsertPapersResponse:
         result = await self._service.upsert_papers(convert.papers_from_proto(request.papers))
         return pb.UpsertPapersResponse(
@@ -189,3 +196,11 @@ class RankerServicer(pb_grpc.RankerServicer):
         user_ids = convert.batch_user_ids_from_proto(request.user_ids)
         sent = await self._service.sent_digests(date, user_ids)
         return pb.ListSentDigestsResponse(digests=[convert.sent_digest_to_proto(d) for d in sent])
+
+    async def _list_days(self, request: pb.ListDaysRequest) -> pb.ListDaysResponse:
+        query = convert.days_query_from_proto(request)
+        listed = await self._service.list_days(query)
+        return pb.ListDaysResponse(
+            days=[pb.ListedDay(date=day.isoformat(), papers=count) for day, count in listed.days],
+            truncated=listed.truncated,
+        )

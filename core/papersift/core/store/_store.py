@@ -334,6 +334,49 @@ class Store:
         statement = sa.select(papers.c.date).distinct().order_by(papers.c.date)
         return list(self._read(lambda connection: connection.execute(statement).scalars().all()))
 
+    def day_counts(
+        self,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        limit: int | None = None,
+    ) -> list[tuple[dt.date, int]]:
+        """Listing days with papers from ``start`` to ``end`` (inclusive), with their counts.
+
+        Oldest first; with ``limit``, only the latest ``limit`` days of the range.
+        """
+        statement = sa.select(papers.c.date, sa.func.count()).group_by(papers.c.date)
+        if start is not None:
+            statement = statement.where(papers.c.date >= start)
+        if end is not None:
+            statement = statement.where(papers.c.date <= end)
+        statement = statement.order_by(papers.c.date.desc())
+        if limit is not None:
+            statement = statement.limit(limit)
+        rows = self._read(lambda connection: connection.execute(statement).all())
+        return [(row[0], int(row[1])) for row in reversed(rows)]
+
+    def nearest_days(self, date: dt.date) -> tuple[dt.date | None, dt.date | None]:
+        """The latest listing day before ``date`` and the first after it (``None``: none)."""
+        before = sa.select(sa.func.max(papers.c.date)).where(papers.c.date < date)
+        after = sa.select(sa.func.min(papers.c.date)).where(papers.c.date > date)
+        statement = sa.select(before.scalar_subquery(), after.scalar_subquery())
+        row = self._read(lambda connection: connection.execute(statement).one())
+        return _as_date(row[0]), _as_date(row[1])
+
+    def liked_counts(self) -> dict[PaperId, int]:
+        """Per paper, how many distinct readers saved or clicked it, over all days (counts > 0).
+
+        The community's taste: ``POPULAR`` lists of a day nobody has touched yet rank by
+        similarity to these papers.
+        """
+        statement = (
+            sa.select(interactions.c.paper_id, sa.func.count(sa.distinct(interactions.c.user_id)))
+            .where(interactions.c.kind.in_(_POPULAR_KINDS))
+            .group_by(interactions.c.paper_id)
+        )
+        rows = self._read(lambda connection: connection.execute(statement).all())
+        return {PaperId(paper_id): int(count) for paper_id, count in rows}
+
     # -- transactions -------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -532,6 +575,13 @@ class Store:
             )
         )
         return UserDeletion(interactions=int(deleted.rowcount), digests=int(mailed.rowcount))
+
+
+def _as_date(value: Any) -> dt.date | None:
+    # An aggregate over a Date column comes back as text on SQLite.
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
 
 
 def user_hash(user_id: str) -> str:
