@@ -15,7 +15,10 @@ examples:
   papersift-train --database-url postgresql+psycopg://app@db/papersift --seed 7 --report-dir reports
 
 The bundle is published only when every step succeeds: running servers pick it up by
-themselves (they watch <model-dir>/CURRENT).
+themselves (they watch <model-dir>/CURRENT). When the latest days cannot validate (e.g. only
+new readers interacted with them), an earlier time split, then random papers, then no
+validation (fixed epochs) is used instead; the log and the manifest say which. Only having
+nothing to train on (no papers, no click or save) is an error.
 """
 
 
@@ -55,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--validation-fraction",
         type=float,
         default=0.2,
-        help="share of positive interactions, latest days first, held out (default: 0.2)",
+        help="share of positive interactions held out for validation, latest days first "
+        "(earlier days, then random papers when those cannot be scored; default: 0.2)",
     )
     model.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])

@@ -7,9 +7,10 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,89 @@ class TrainingError(PaperSiftError):
 
 
 @dataclass(frozen=True)
+class DataSummary:
+    """What training read, printed first, put in the report and in the bundle's manifest.
+
+    Attributes:
+        readers: Distinct readers with at least one interaction.
+        papers: Papers read.
+        interactions: Interactions read.
+        by_kind: Interactions of each kind, every kind listed (``CLICK``, ``SAVE``, ...).
+        first_day: Earliest listing day of the papers.
+        last_day: Latest listing day of the papers.
+        days: Distinct listing days of the papers.
+        interaction_days: Distinct (UTC) days with an interaction.
+        unknown_papers: Interactions naming a paper that is not among the papers read.
+    """
+
+    readers: int
+    papers: int
+    interactions: int
+    by_kind: dict[str, int]
+    first_day: dt.date | None
+    last_day: dt.date | None
+    days: int
+    interaction_days: int
+    unknown_papers: int
+
+    @classmethod
+    def of(cls, papers: Sequence[Paper], interactions: Sequence[Interaction]) -> DataSummary:
+        """Count ``papers`` and ``interactions``."""
+        kinds = Counter(interaction.kind for interaction in interactions)
+        dates = {paper.date for paper in papers}
+        known = {paper.paper_id for paper in papers}
+        return cls(
+            readers=len({interaction.user_id for interaction in interactions}),
+            papers=len(papers),
+            interactions=len(interactions),
+            by_kind={kind.name: kinds.get(kind, 0) for kind in InteractionKind},
+            first_day=min(dates, default=None),
+            last_day=max(dates, default=None),
+            days=len(dates),
+            interaction_days=len({i.occurred_at.astimezone(dt.UTC).date() for i in interactions}),
+            unknown_papers=sum(i.paper_id not in known for i in interactions),
+        )
+
+    @property
+    def day_range(self) -> str:
+        """``first..last`` listing day, or ``none``."""
+        if self.first_day is None or self.last_day is None:
+            return "none"
+        return f"{self.first_day.isoformat()}..{self.last_day.isoformat()}"
+
+    def lines(self) -> list[str]:
+        """The summary as printed: readers, papers, interactions by kind, days."""
+        kinds = ", ".join(f"{name} {count:,}" for name, count in self.by_kind.items())
+        lines = [
+            f"data: {self.readers:,} readers, {self.papers:,} papers, "
+            f"{self.interactions:,} interactions",
+            f"  interactions by kind: {kinds}",
+            f"  days: {self.day_range} ({self.days:,} listing days of papers; "
+            f"interactions on {self.interaction_days:,} days)",
+        ]
+        if self.unknown_papers:
+            lines.append(
+                f"  {self.unknown_papers:,} interactions name papers that are not in the data "
+                "(they are not learned from)"
+            )
+        return lines
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready data for the manifest's ``params["data"]``."""
+        return {
+            "readers": self.readers,
+            "papers": self.papers,
+            "interactions": self.interactions,
+            "by_kind": dict(self.by_kind),
+            "first_day": self.first_day.isoformat() if self.first_day else None,
+            "last_day": self.last_day.isoformat() if self.last_day else None,
+            "days": self.days,
+            "interaction_days": self.interaction_days,
+            "unknown_papers": self.unknown_papers,
+        }
+
+
+@dataclass(frozen=True)
 class Corpus:
     """Everything training reads: papers and interactions (oldest first).
 
@@ -37,6 +121,11 @@ class Corpus:
     papers: list[Paper]
     interactions: list[Interaction]
     read_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+    @cached_property
+    def summary(self) -> DataSummary:
+        """Readers, papers, interactions by kind and days (computed once)."""
+        return DataSummary.of(self.papers, self.interactions)
 
     @property
     def window(self) -> tuple[dt.date | None, dt.date | None]:

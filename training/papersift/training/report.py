@@ -1,25 +1,57 @@
-"""The training report: a metrics table and a plot of validation metrics per epoch, with the
-baselines drawn as horizontal lines, written as one self-contained HTML page plus a PNG.
+"""The training report: what was read, how validation was split (and any fallback), the
+comparison with the baselines as an HTML table, and a plot of validation recall per epoch with
+the baselines as horizontal lines and the kept epoch marked; one self-contained HTML page plus
+the PNG of the plot. Plain ``html.escape`` and matplotlib: no template engine.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only; never a window
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
-# Prefixes of the per-epoch validation metrics of training.model.fit that are plotted.
-PLOTTED_PREFIXES = ("recall@", "blend_recall@")
+if TYPE_CHECKING:
+    from papersift.training.pipeline import TrainOutcome
+
+METHOD_LABELS = {
+    "papersift": "papersift (LightFM + content-profile blend)",
+    "profile cosine": "Content profile alone (TF-IDF cosine; baseline)",
+    "random": "Random order (baseline)",
+}
+_CUTOFF = re.compile(r"(precision|recall|ndcg)@(\d+)")
+
+
+def metric_label(name: str) -> str:
+    """A title a reader understands for a metric key such as ``recall@100``."""
+    if name == "auc":
+        return "Chance a held-out paper ranks above one the reader did not pick (AUC)"
+    match = _CUTOFF.fullmatch(name)
+    if match is None:
+        return name
+    kind, k = match.groups()
+    return {
+        "precision": f"Share of the top {k} that are held-out papers (precision)",
+        "recall": f"Recall of held-out papers in the top {k}",
+        "ndcg": f"Ranking quality of the top {k} (nDCG)",
+    }[kind]
+
+
+def method_label(name: str) -> str:
+    """A readable name for a method of the comparison."""
+    return METHOD_LABELS.get(name, name)
 
 
 def metrics_table(rows: Mapping[str, Mapping[str, float]], metrics: Sequence[str]) -> str:
-    """A markdown table: one row per method, one column per metric."""
+    """A Markdown table for the terminal: one row per method, one column per metric."""
     lines = [
         "| method | " + " | ".join(metrics) + " |",
         "|---|" + "---:|" * len(metrics),
@@ -30,29 +62,62 @@ def metrics_table(rows: Mapping[str, Mapping[str, float]], metrics: Sequence[str
     return "\n".join(lines)
 
 
-def write_report(
-    directory: Path,
-    *,
-    version: str,
-    history: Sequence[Mapping[str, float]],
-    best_epoch: int,
-    rows: Mapping[str, Mapping[str, float]],
-    metrics: Sequence[str],
-) -> Path:
-    """Write ``<version>.png`` and ``<version>.html`` into ``directory``; return the HTML path."""
+def metrics_html_table(rows: Mapping[str, Mapping[str, float]], metrics: Sequence[str]) -> str:
+    """The comparison as an HTML ``<table>`` with readable headers (the key in a tooltip)."""
+    head = "".join(
+        f'<th scope="col" title="{html.escape(name)}">{html.escape(metric_label(name))}</th>'
+        for name in metrics
+    )
+    body = []
+    for method, values in rows.items():
+        cells = "".join(
+            f'<td class="num">{values.get(name, float("nan")):.3f}</td>' for name in metrics
+        )
+        body.append(f'<tr><th scope="row">{html.escape(method_label(method))}</th>{cells}</tr>')
+    return (
+        '<table class="comparison">\n<thead><tr><th scope="col">Method</th>'
+        f"{head}</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table>"
+    )
+
+
+def write_report(directory: Path, outcome: TrainOutcome, *, metrics: Sequence[str]) -> Path:
+    """Write ``<version>.html`` (and ``<version>.png`` when validation ran); return the HTML."""
     directory.mkdir(parents=True, exist_ok=True)
-    png = directory / f"{version}.png"
-    _plot(png, history, best_epoch, rows)
-    table = metrics_table(rows, metrics)
-    image = base64.b64encode(png.read_bytes()).decode()
+    version = outcome.bundle.version
+    sections = [
+        f"<h1>papersift model {html.escape(version)}</h1>",
+        "<h2>What training read</h2>",
+        _summary_table(outcome),
+        "<h2>Validation</h2>",
+        _validation_section(outcome),
+    ]
+    if outcome.comparison:
+        k = outcome.validation_k
+        shown = [*metrics, *([f"recall@{k}"] if k and f"recall@{k}" not in metrics else [])]
+        sections += [
+            "<h2>Comparison with the baselines</h2>",
+            "<p>Each reader's held-out papers, ranked among all the validation papers by the "
+            "model trained without them; means over the readers validation could score.</p>",
+            metrics_html_table(outcome.comparison, shown),
+        ]
+    if outcome.history and outcome.validation_k is not None:
+        png = directory / f"{version}.png"
+        _plot(png, outcome)
+        image = base64.b64encode(png.read_bytes()).decode()
+        title = html.escape(_plot_title(outcome.validation_k))
+        sections += [
+            "<h2>Training, epoch by epoch</h2>",
+            f'<img alt="{title}" src="data:image/png;base64,{image}" width="100%">',
+        ]
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>papersift model {html.escape(version)}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
-pre{{background:#f4f4f4;padding:1rem;overflow-x:auto}}</style></head>
-<body><h1>Model {html.escape(version)}</h1>
-<p>Validation on the latest days' papers, unseen in training. Best epoch: {best_epoch}.</p>
-<pre>{html.escape(table)}</pre>
-<img alt="validation metrics per epoch" src="data:image/png;base64,{image}" width="100%">
+<style>body{{font-family:system-ui,sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem}}
+table{{border-collapse:collapse;margin:1rem 0}}
+th,td{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:top}}
+thead th{{background:#f4f4f4}} td.num{{text-align:right;font-variant-numeric:tabular-nums}}
+.fallback{{background:#fff4e0;border-left:4px solid #e0a030;padding:.5rem 1rem}}</style></head>
+<body>
+{chr(10).join(sections)}
 </body></html>
 """
     page_path = directory / f"{version}.html"
@@ -60,31 +125,98 @@ pre{{background:#f4f4f4;padding:1rem;overflow-x:auto}}</style></head>
     return page_path
 
 
-def _plot(
-    path: Path,
-    history: Sequence[Mapping[str, float]],
-    best_epoch: int,
-    rows: Mapping[str, Mapping[str, float]],
-) -> None:
-    keys = [
-        next((key for key in (history[0] if history else {}) if key.startswith(prefix)), prefix)
-        for prefix in PLOTTED_PREFIXES
+def _summary_table(outcome: TrainOutcome) -> str:
+    summary = outcome.summary
+    rows = [
+        ("Readers (with any interaction)", f"{summary.readers:,}"),
+        ("Papers", f"{summary.papers:,}"),
+        ("Interactions", f"{summary.interactions:,}"),
+        *((f"Interactions: {name}", f"{count:,}") for name, count in summary.by_kind.items()),
+        ("Listing days of the papers", f"{summary.day_range} ({summary.days:,} days)"),
+        ("Days with interactions", f"{summary.interaction_days:,}"),
     ]
-    figure, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 4))
-    epochs = list(range(1, len(history) + 1))
-    for axis, key in zip(axes, keys, strict=True):
-        metric = key.removeprefix("blend_")
-        axis.plot(epochs, [row.get(key, float("nan")) for row in history], label=key)
-        baselines = [(m, v) for m, v in rows.items() if m != "papersift" and metric in v]
-        for colour, (method, values) in enumerate(baselines, start=1):
+    if summary.unknown_papers:
+        rows.append(("Interactions on papers not in the data", f"{summary.unknown_papers:,}"))
+    body = "\n".join(
+        f'<tr><th scope="row">{html.escape(name)}</th><td class="num">{html.escape(value)}</td>'
+        "</tr>"
+        for name, value in rows
+    )
+    return f'<table class="summary">\n<tbody>\n{body}\n</tbody>\n</table>'
+
+
+def _validation_section(outcome: TrainOutcome) -> str:
+    split = outcome.split
+    parts: list[str] = []
+    if split.chosen is not None:
+        chosen = split.chosen
+        parts.append(
+            f"<p>Split used: <strong>{html.escape(chosen.name)}</strong>: "
+            f"{html.escape(chosen.description)}. Validation scored {chosen.readers:,} readers "
+            f"on {chosen.positives:,} held-out positives among {len(chosen.valid_papers):,} "
+            "papers unseen in training.</p>"
+        )
+        params = outcome.bundle.scorer.params
+        parts.append(
+            f"<p>Early stopping kept epoch {outcome.best_epoch} of the "
+            f"{len(outcome.history)} run, with a content-profile share of "
+            f"{float(params.get('blend_weight', 0.0)):.1f} in the blend and "
+            f"{html.escape(str(params.get('user_vectors', '')).replace('_', '-'))} user vectors; "
+            f"the model was then refitted on all the data for {outcome.best_epoch} epochs.</p>"
+        )
+    else:
+        parts.append(
+            "<p>Split used: <strong>none</strong>. The configured settings were trained for "
+            f"{outcome.best_epoch} epochs on all the data, without early stopping and without a "
+            "comparison with the baselines.</p>"
+        )
+    if split.fallback:
+        parts.append(
+            '<p class="fallback">Fallback: the time-ordered split of the latest days could not '
+            f"be used ({html.escape(split.reason or '')}).</p>"
+        )
+    return "\n".join(parts)
+
+
+def _plot_title(k: int) -> str:
+    return f"Recall of held-out papers in the top {k}, per epoch"
+
+
+def _plot(path: Path, outcome: TrainOutcome) -> None:
+    k = outcome.validation_k
+    history = outcome.history
+    epochs = [int(row.get("epoch", n)) for n, row in enumerate(history, start=1)]
+    figure, axis = plt.subplots(figsize=(8, 4.5))
+    lines = (
+        (f"blend_recall@{k}", method_label("papersift"), "-"),
+        (f"recall@{k}", "LightFM alone (no content-profile blend)", ":"),
+    )
+    for key, label, style in lines:
+        axis.plot(
+            epochs, [row.get(key, float("nan")) for row in history], style, marker=".", label=label
+        )
+    for colour, method in enumerate(("profile cosine", "random"), start=2):
+        value = outcome.comparison.get(method, {}).get(f"recall@{k}")
+        if value is not None:
             axis.axhline(
-                values[metric], color=f"C{colour}", linestyle="--", linewidth=1, label=method
+                value, color=f"C{colour}", linestyle="--", linewidth=1, label=method_label(method)
             )
-        if history:
-            axis.axvline(best_epoch, color="grey", linewidth=0.8)
-        axis.set_title(f"validation {key} per epoch")
-        axis.set_xlabel("epoch")
-        axis.legend(fontsize="small")
+    best = outcome.best_epoch
+    axis.axvline(best, color="grey", linewidth=1, label=f"best epoch: {best} (kept)")
+    axis.annotate(
+        f"best epoch {best}",
+        xy=(best, 1.0),
+        xycoords=("data", "axes fraction"),
+        xytext=(4, -14),
+        textcoords="offset points",
+        color="dimgrey",
+        fontsize="small",
+    )
+    axis.set_title(_plot_title(k or 0))
+    axis.set_xlabel("epoch")
+    axis.set_ylabel(f"share of held-out papers in the top {k}")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.legend(fontsize="small", loc="lower right")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

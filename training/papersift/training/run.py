@@ -1,4 +1,5 @@
-"""Runs ``papersift-train`` from parsed arguments: progress bar, errors, the final table."""
+"""Runs ``papersift-train`` from parsed arguments: data summary, progress bar, errors, the final
+table."""
 
 from __future__ import annotations
 
@@ -6,12 +7,11 @@ import argparse
 import dataclasses
 import sys
 
-from tqdm import tqdm
-
 from papersift.core.errors import PaperSiftError
 from papersift.training.data import load_jsonl, load_store
 from papersift.training.model import ModelConfig
 from papersift.training.pipeline import REPORTED_METRICS, TrainOptions, train
+from papersift.training.progress import ProgressBar
 from papersift.training.report import metrics_table
 
 
@@ -41,24 +41,18 @@ def run(args: argparse.Namespace) -> int:
             if args.database_url
             else load_jsonl(args.papers, args.interactions)
         )
-        print(
-            f"read {len(corpus.papers)} papers and {len(corpus.interactions)} interactions",
-            file=sys.stderr,
-        )
-        with tqdm(total=model.epochs, desc="epochs", unit="epoch", disable=args.no_progress) as bar:
-
-            def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
-                bar.update(1)
-                if "blend_recall@100" in metrics:
-                    bar.set_postfix(recall100=f"{metrics['blend_recall@100']:.3f}")
-
-            outcome = train(corpus, options, on_epoch=on_epoch)
+        print("\n".join(corpus.summary.lines()), flush=True)
+        with ProgressBar(disable=args.no_progress) as bar:
+            outcome = train(corpus, options, progress=bar.show)
     except PaperSiftError as exc:
         print(f"papersift-train: {exc}; nothing was published", file=sys.stderr)
         return 1
+    print(f"\nvalidation split: {outcome.split.summary()}")
     if outcome.comparison:
-        print(f"\nvalidation (latest days, unseen papers); best epoch {outcome.best_epoch}")
+        print(f"best epoch {outcome.best_epoch} of {len(outcome.history)} run")
         print(metrics_table(outcome.comparison, REPORTED_METRICS))
+    else:
+        print(f"no validation: trained {outcome.best_epoch} epochs without early stopping")
     print(f"\npublished model {outcome.bundle.version} at {outcome.bundle.path}")
     if outcome.report:
         print(f"report: {outcome.report}")
