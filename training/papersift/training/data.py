@@ -89,10 +89,12 @@ class DataSummary:
             f"interactions on {self.interaction_days:,} days)",
         ]
         if self.unknown_papers:
-            lines.append(
-                f"  {self.unknown_papers:,} interactions name papers that are not in the data "
-                "(they are not learned from)"
+            what = (
+                "interaction names a paper that is"
+                if self.unknown_papers == 1
+                else "interactions name papers that are"
             )
+            lines.append(f"  {self.unknown_papers:,} {what} not in the data (not learned from)")
         return lines
 
     def to_json(self) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; never a window
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ def write_report(directory: Path, outcome: TrainOutcome, *, metrics: Sequence[st
         ]
     if outcome.history and outcome.validation_k is not None:
         png = directory / f"{version}.png"
-        _plot(png, outcome)
+        _save_plot(png, outcome)
         image = base64.b64encode(png.read_bytes()).decode()
         title = html.escape(_plot_title(outcome.validation_k))
         sections += [
@@ -182,7 +183,8 @@ def _plot_title(k: int) -> str:
     return f"Recall of held-out papers in the top {k}, per epoch"
 
 
-def _plot(path: Path, outcome: TrainOutcome) -> None:
+def plot(outcome: TrainOutcome) -> Figure:
+    """Validation recall per epoch, the baselines as horizontal lines, the kept epoch marked."""
     k = outcome.validation_k
     history = outcome.history
     epochs = [int(row.get("epoch", n)) for n, row in enumerate(history, start=1)]
@@ -218,5 +220,12 @@ def _plot(path: Path, outcome: TrainOutcome) -> None:
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.legend(fontsize="small", loc="lower right")
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    return figure
+
+
+def _save_plot(path: Path, outcome: TrainOutcome) -> None:
+    figure = plot(outcome)
+    try:
+        figure.savefig(path, dpi=100)
+    finally:
+        plt.close(figure)

@@ -117,7 +117,8 @@ class SplitChoice:
                 continue
             reasons.append(f"{candidate.name}, {candidate.description}: {candidate.problem}")
         if earlier:
-            reasons.insert(1, f"{earlier} {EARLIER_DAYS} split(s) unusable too")
+            splits = "split" if earlier == 1 else "splits"
+            reasons.insert(1, f"{earlier} earlier time {splits} unusable too")
         return "; ".join(reasons)
 
     def summary(self) -> str:
