@@ -155,13 +155,12 @@ def choose_split(
     """The first usable split of the module's order; ``SplitChoice(None, ...)`` when none is."""
     rejected: list[Candidate] = []
     unavailable: list[tuple[str, str]] = []
-    time_splits = list(_time_candidates(papers, signals, fraction))
-    if not time_splits:
-        unavailable.append((LATEST_DAYS, "the clicks and saves cover a single day"))
-    for candidate in time_splits:
+    for candidate in _time_candidates(papers, signals, fraction):  # lazily: the first may do
         if candidate.usable:
             return SplitChoice(candidate, rejected, unavailable)
         rejected.append(candidate)
+    if not rejected:
+        unavailable.append((LATEST_DAYS, "the clicks and saves cover a single day"))
     candidate = _random_candidate(papers, signals, fraction, seed)
     if candidate.usable:
         return SplitChoice(candidate, rejected, unavailable)
