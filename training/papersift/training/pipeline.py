@@ -226,8 +226,8 @@ def _check_trainable(corpus: Corpus) -> dict[UserId, UserSignals]:
     summary = corpus.summary
     if not corpus.papers:
         raise TrainingError(
-            "there are no papers to train on (the store has no papers); "
-            "ingest some first (papersift ingest)"
+            f"there are no papers to train on ({summary.interactions} interactions but 0 "
+            "papers read); ingest some first (papersift ingest)"
         )
     if not corpus.interactions:
         raise TrainingError(
