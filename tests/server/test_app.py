@@ -87,7 +87,7 @@ async def test_ranking_works_when_redis_is_unreachable(
     for _ in range(5):
         ranking = await api.rank("u1")
         assert not ranking.cached
-        assert [p.paper.paper_id[-1] for p in ranking.papers] == ["2", "1", "3"]
+        assert [p.paper.paper_id[-1] for p in ranking.papers] == ["2", "3", "1"]
     assert await health_status(api) == health_pb2.HealthCheckResponse.SERVING
 
 

@@ -188,7 +188,7 @@ def test_client_certificates_when_the_server_requires_them(
         ]
     )
     assert status == 0, capsys.readouterr().err
-    assert "no model" in capsys.readouterr().out.lower()
+    assert "no trained model" in capsys.readouterr().out.lower()
 
 
 def test_the_cli_reads_the_api_key_from_the_environment_or_a_file(

@@ -13,10 +13,12 @@ from grpc_reflection.v1alpha import reflection
 
 from papersift.core.errors import StoreUnavailable
 from papersift.core.store import Store
+from papersift.server import startup
 from papersift.server.api_keys import load_api_keys
 from papersift.server.auth import AuthInterceptor
 from papersift.server.cache import RankCache, open_cache
 from papersift.server.config import Settings
+from papersift.server.content import ContentState
 from papersift.server.models import ModelHolder
 from papersift.server.observe import ObservingInterceptor
 from papersift.server.service import RankingService
@@ -29,7 +31,8 @@ RANKER_SERVICE = ranker_pb2.DESCRIPTOR.services_by_name["Ranker"].full_name
 # Big enough for 1,000 papers with long abstracts, and for the largest RankPapersBatch reply
 # (limits.MAX_BATCH_RANKED papers); larger requests get RESOURCE_EXHAUSTED from gRPC itself.
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
-_READINESS_MAX_BACKOFF = 30.0
+# A store that comes up late (a database starting next to the server) is noticed within this.
+_READINESS_MAX_BACKOFF = 5.0
 
 
 class PaperSiftServer:
@@ -55,6 +58,12 @@ class PaperSiftServer:
         self._models = ModelHolder(settings.model_dir)
         self._ready_task: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
+        self._content = (
+            ContentState(self._store, lambda: self._models.current)
+            if settings.content_model
+            else None
+        )
+        self._content_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Listen, then migrate and reach the store in the background (health follows it)."""
@@ -77,14 +86,19 @@ class PaperSiftServer:
             ],
         )
         try:
-            await self._models.refresh()
+            with startup.timed("model load"):
+                await self._models.refresh()
         except Exception:  # serve POPULAR rather than not at all; the watch keeps trying
             logger.exception("cannot load a model from %s at start-up", self.settings.model_dir)
         self._watch_task = asyncio.create_task(
             self._models.watch(self.settings.model_poll_interval)
         )
         service = RankingService(
-            self._store, self._cache, self._models, max_list_length=self.settings.max_list_length
+            self._store,
+            self._cache,
+            self._models,
+            max_list_length=self.settings.max_list_length,
+            content=self._content,
         )
         ranker_pb2_grpc.add_RankerServicer_to_server(
             RankerServicer(service, self._readiness), self._server
@@ -95,6 +109,7 @@ class PaperSiftServer:
         )
         for name in ("", RANKER_SERVICE):
             await self._health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        binding = startup.since_start()
         try:
             if self._credentials is None:
                 self.port = self._server.add_insecure_port(self.settings.listen)
@@ -105,6 +120,7 @@ class PaperSiftServer:
                 f"cannot listen on {self.settings.listen} ({exc}); is another server using it?"
             ) from exc
         await self._server.start()
+        startup.log_phase("gRPC bind", startup.since_start() - binding)
         logger.info(
             "papersift-server listening on %s (%s, %s)",
             self.address,
@@ -125,6 +141,7 @@ class PaperSiftServer:
             await asyncio.shield(self._ready_task)
 
     async def _become_ready(self) -> None:
+        began = startup.since_start()
         delay = 0.5
         while True:
             try:
@@ -136,17 +153,24 @@ class PaperSiftServer:
                 logger.exception("store migration failed; retrying in %.1f s", delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, _READINESS_MAX_BACKOFF)
+        startup.log_phase("store connect and migrations", startup.since_start() - began)
         self._readiness.ready = True
+        # Only now: the content model reads papers from the migrated store.
+        if self._content is not None:
+            self._content_task = asyncio.create_task(
+                self._content.watch(self.settings.content_refresh_interval)
+            )
         for name in ("", RANKER_SERVICE):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         logger.info("store ready; serving")
+        startup.log_phase("total, to serving", startup.since_start())
 
     async def stop(self, grace: float | None = None) -> None:
         """Refuse new calls, let in-flight ones finish within ``grace`` seconds, release all."""
         await self._health.enter_graceful_shutdown()
         if self._server is not None:
             await self._server.stop(self.settings.grace_period if grace is None else grace)
-        for task in (self._ready_task, self._watch_task):
+        for task in (self._ready_task, self._watch_task, self._content_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from papersift.core.store import resolve_url
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 LogFormat = Literal["text", "json"]
@@ -16,6 +18,20 @@ LogFormat = Literal["text", "json"]
 def _cores() -> int:
     """CPUs this process may run on (the affinity mask, so a container's cpuset counts)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def default_workers(redis_url: str | None) -> int:
+    """Workers when ``workers`` is not set: the CPU count with Redis, one without.
+
+    Without Redis each worker has a cache of its own: a list's next page may be ranked again on
+    another worker, and DeleteUser clears one worker's lists. Several workers then only when
+    asked for (``--workers N``).
+    """
+    return _cores() if redis_url else 1
+
+
+def _default_workers(data: dict[str, Any]) -> int:
+    return default_workers(data.get("redis_url"))
 
 
 class Settings(BaseSettings):
@@ -37,15 +53,31 @@ class Settings(BaseSettings):
     model_poll_interval: float = Field(
         2.0, gt=0, description="seconds between checks for a newly published model bundle"
     )
+    content_refresh_interval: float = Field(
+        60.0,
+        gt=0,
+        description=(
+            "most seconds between refreshes of the untrained content model and the community's "
+            "taste (they also follow new papers and interactions within a second)"
+        ),
+    )
+    content_model: bool = Field(
+        True,
+        description=(
+            "while no trained model is loaded, rank readers who saved or clicked papers by "
+            "content (CONTENT), fitted on the store's papers; false: POPULAR for everyone"
+        ),
+    )
     log_level: LogLevel = Field("INFO", description="log level")
     log_format: LogFormat = Field(
         "text", description="log lines as text, or as JSON objects (one per line)"
     )
+    # After redis_url: the default depends on it.
     workers: int = Field(
-        default_factory=_cores,
+        default_factory=_default_workers,
         ge=1,
         le=256,
-        description="server processes sharing the port (SO_REUSEPORT); default: the CPU count",
+        description="server processes sharing the port (SO_REUSEPORT)",
     )
     metrics_listen: str | None = Field(
         None,
@@ -75,6 +107,12 @@ class Settings(BaseSettings):
         le=100_000,
         description="calls a worker runs at once; beyond it gRPC answers RESOURCE_EXHAUSTED",
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        resolve_url(value)  # a DatabaseUrlError (ValueError) names the two URL forms
+        return value
 
     @field_validator("listen")
     @classmethod

@@ -201,7 +201,9 @@ def rules_from_proto(message: pb.RankFilters, field: str = "filters") -> RankRul
             if any(ord(ch) < 32 or ord(ch) == 127 for ch in entry):
                 raise InvalidInput(where, "must not contain control characters")
         values[name] = entries
-    return RankRules.build(**values, exclude_seen=message.exclude_seen)
+    return RankRules.build(
+        **values, exclude_seen=message.exclude_seen, exclude_touched=message.exclude_touched
+    )
 
 
 def diversity_from_proto(value: float, field: str = "diversity") -> float:
@@ -328,10 +330,22 @@ def days_query_from_proto(request: pb.ListDaysRequest) -> DaysQuery:
     return DaysQuery(start=start, end=end, limit=request.limit or limits.DEFAULT_DAYS)
 
 
-def model_info_to_proto(model: ModelBundle | None) -> pb.GetModelInfoResponse:
-    """Describe the loaded model bundle, or say plainly that there is none."""
+def model_info_to_proto(
+    model: ModelBundle | None, content: ModelBundle | None = None
+) -> pb.GetModelInfoResponse:
+    """Describe the loaded model bundle, or say plainly that there is none (and what ranks
+    instead: the ``content`` model, once it is fitted)."""
     if model is None:
-        return pb.GetModelInfoResponse(loaded=False, message=NO_MODEL_MESSAGE)
+        message = NO_MODEL_MESSAGE
+        if content is not None:
+            message += (
+                f"; the content model is fitted on {content.manifest.params.get('papers', 0)} "
+                f"papers listed {content.manifest.data_start} to {content.manifest.data_end} "
+                f"({content.featurizer.n_features} features)"
+            )
+        else:
+            message += "; the content model is not fitted yet (it needs papers in the store)"
+        return pb.GetModelInfoResponse(loaded=False, message=message)
     manifest = model.manifest
     trained_at = Timestamp()
     trained_at.FromDatetime(manifest.trained_at.astimezone(dt.UTC))

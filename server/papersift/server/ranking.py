@@ -1,14 +1,15 @@
 """Ranking functions: plain Python/numpy on ids, scores and papers; no gRPC, no store access.
 
-A list is built in steps, each a function here: order the day (``rank_popular`` or
-``rank_by_scores``), drop what the reader must not see again (``without_hidden``), apply the
-request's filters (``admitted``), re-rank the head for diversity (``diversified``), then move
-followed authors' papers to the top (``followed_first``).
+A list is built in steps, each a function here: order the day (``rank_by_scores``, or
+``popular.rank_by_community`` for readers with no signal), drop what the reader must not see
+again (``without_hidden``), apply the request's filters (``admitted``), re-rank the head for
+diversity (``diversified``), then move followed authors' papers to the top
+(``followed_first``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 
 import numpy as np
@@ -17,24 +18,6 @@ import scipy.sparse as sp
 from papersift.core.types import Paper, PaperId, ScoredPaper
 from papersift.server.diversity import DIVERSITY_WINDOW, mmr_order
 from papersift.server.rules import RankRules
-
-
-def rank_popular(
-    candidates: Iterable[PaperId],
-    popularity: Mapping[PaperId, int],
-    excluded: Collection[PaperId] = (),
-    max_length: int | None = None,
-) -> list[ScoredPaper]:
-    """Rank a day's papers by how many readers clicked or saved them.
-
-    Ties (including every paper nobody touched yet) are broken by ``paper_id`` so the order is
-    stable across calls and servers. Papers in ``excluded`` (e.g. dismissed) are dropped.
-    """
-    kept = [paper_id for paper_id in candidates if paper_id not in excluded]
-    kept.sort(key=lambda paper_id: (-popularity.get(paper_id, 0), paper_id))
-    if max_length is not None:
-        kept = kept[:max_length]
-    return [ScoredPaper(paper_id, float(popularity.get(paper_id, 0))) for paper_id in kept]
 
 
 def rank_by_scores(

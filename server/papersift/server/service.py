@@ -16,8 +16,8 @@ import numpy as np
 
 from papersift.core.bundle import ModelBundle
 from papersift.core.errors import NotFound
-from papersift.core.scoring import UserHistory, UserModel, normalize_rows
-from papersift.core.signals import SAVE_WEIGHT, UserSignals, user_signals
+from papersift.core.scoring import UserHistory, UserModel
+from papersift.core.signals import UserSignals, user_signals
 from papersift.core.store import Store
 from papersift.core.types import (
     DigestDelivery,
@@ -35,33 +35,30 @@ from papersift.core.types import (
 )
 from papersift.server import metrics
 from papersift.server.cache import CacheKey, CacheUnavailable, RankCache
+from papersift.server.content import Community, ContentState, is_content_model
 from papersift.server.day import DayItems, DayPapers
-from papersift.server.explain import (
-    MAX_REASONS,
-    Similar,
-    followed_reason,
-    personal_reasons,
-    popularity_reason,
-)
+from papersift.server.explain import MAX_REASONS, followed_reason
 from papersift.server.identity import paper_keys
 from papersift.server.lru import Lru
 from papersift.server.models import ModelHolder
 from papersift.server.paging import PageToken
+from papersift.server.popular import popular_reason, rank_by_community
 from papersift.server.ranking import (
     admitted,
     diversified,
     followed_first,
     rank_by_scores,
-    rank_popular,
     without_hidden,
 )
-from papersift.server.rules import NO_RULES, RankRules, view_key
+from papersift.server.reasons import page_reasons
+from papersift.server.rules import NO_RULES, RankRules, touched_papers, view_key
 
 logger = logging.getLogger(__name__)
 
 NO_MODEL_MESSAGE = (
-    "no model is loaded: every reader gets the POPULAR strategy "
-    "(the day's most clicked or saved papers); train one with papersift-train"
+    "no trained model is loaded: readers who saved or clicked papers get the CONTENT strategy "
+    "(TF-IDF cosine to their papers, fitted on the papers in the store), everyone else "
+    "POPULAR; train a model with papersift-train"
 )
 
 
@@ -136,7 +133,8 @@ class Reader:
     """What a request knows of its reader: signals, the papers they touched, their model.
 
     ``touched`` holds the liked and dismissed papers, and every paper the reader touched when
-    the request asked to exclude what was seen.
+    the request asked to exclude what was seen. ``acted`` names the papers the reader clicked,
+    saved or dismissed when the request asked to exclude those (``exclude_touched``).
     """
 
     signals: UserSignals
@@ -145,30 +143,58 @@ class Reader:
     history: UserHistory | None
     model: UserModel | None
     personal: bool
+    acted: frozenset[PaperId] = frozenset()
 
 
 class RankingService:
     """Writes to the store, ranks a day's papers per reader, caches whole ranked lists."""
 
     def __init__(
-        self, store: Store, cache: RankCache, models: ModelHolder, *, max_list_length: int = 1_000
+        self,
+        store: Store,
+        cache: RankCache,
+        models: ModelHolder,
+        *,
+        max_list_length: int = 1_000,
+        content: ContentState | None = None,
     ) -> None:
+        """Rank with ``models``' bundle, or before one is trained with ``content``'s."""
         self._store = store
         self._cache = cache
         self._models = models
+        self._content = content
         self._max_list_length = max_list_length
         self._day_papers: Lru[tuple[dt.date, int], DayPapers] = Lru(16)
         self._feature_names: Lru[str, list[str]] = Lru(2)
         self._day_items: Lru[tuple[str, dt.date, int], DayItems] = Lru(16)
         self._preparing: dict[tuple[str, dt.date, int], asyncio.Future[DayItems]] = {}
+        self._community_profiles: Lru[tuple[str, int], np.ndarray] = Lru(4)
 
     async def upsert_papers(self, papers: Sequence[Paper]) -> UpsertResult:
         """Insert or update papers in one transaction."""
-        return await asyncio.to_thread(self._store.upsert_papers, papers)
+        result = await asyncio.to_thread(self._store.upsert_papers, papers)
+        self._changed()
+        return result
 
     async def record_interactions(self, interactions: Sequence[Interaction]) -> RecordResult:
         """Store interactions in one transaction; repeated event ids count as duplicates."""
-        return await asyncio.to_thread(self._store.record_interactions, interactions)
+        result = await asyncio.to_thread(self._store.record_interactions, interactions)
+        self._changed()
+        return result
+
+    def _changed(self) -> None:
+        if self._content is not None:
+            self._content.changed()
+
+    def _ranking_model(self) -> ModelBundle | None:
+        """The trained bundle if one is loaded, else the content model (if fitted yet)."""
+        trained = self._models.current
+        if trained is not None or self._content is None:
+            return trained
+        return self._content.model
+
+    def _community(self) -> Community | None:
+        return None if self._content is None else self._content.community
 
     async def delete_user(self, user_id: UserId) -> DeleteCounts:
         """Erase a reader's interactions, digest records and cached lists.
@@ -179,6 +205,7 @@ class RankingService:
         """
         cached = await self._cache.delete_user(user_id)
         erased = await asyncio.to_thread(self._store.delete_user, user_id)
+        self._changed()
         try:
             cached += await self._cache.delete_user(user_id)
         except CacheUnavailable as exc:  # such a list is keyed by an old revision: never served
@@ -205,6 +232,11 @@ class RankingService:
         return ListedDays(tuple(days[1:] if truncated else days), truncated)
 
     @property
+    def content_model(self) -> ModelBundle | None:
+        """The content model readers with a like are ranked with while no model is trained."""
+        return None if self._content is None else self._content.model
+
+    @property
     def model(self) -> ModelBundle | None:
         """The model bundle ranking uses now (``None``: every reader gets ``POPULAR``)."""
         return self._models.current
@@ -215,7 +247,9 @@ class RankingService:
         The whole list, after rules and diversity, is cached under a key that includes a hash of
         them (``RankQuery.view``); reasons are computed for the page only, on every call.
         """
-        model = self._models.current  # one model for the whole request, even across a reload
+        # One model (and one community) for the whole request, even across a reload.
+        model = self._ranking_model()
+        community = self._community()
         revisions = await asyncio.to_thread(self._store.revisions, query.user_id, query.date)
         if revisions.papers == 0:
             raise await self._no_papers(query.date)
@@ -227,9 +261,10 @@ class RankingService:
             date=query.date,
             user_id=query.user_id,
             user_rev=revisions.user,
+            # Other lists fall back on the day's activity and the community's taste.
             day_rev=str(revisions.papers)
             if personal
-            else f"{revisions.papers}.{revisions.activity}",
+            else f"{revisions.papers}.{revisions.activity}.{community.version if community else 0}",
             view=query.view,
         )
         offset = 0
@@ -249,7 +284,7 @@ class RankingService:
         reader: Reader | None = None
         if ranking is None:
             reader = await self._reader(model, query, personal=personal)
-            ranking = await self._rank_fresh(model, query, reader, day, revisions.papers)
+            ranking = await self._rank_fresh(model, query, reader, day, revisions.papers, community)
             await self._cache.set(key, ranking)
         page = self._page(ranking, day.papers, key, query, offset, cached)
         if query.explain and page.entries:
@@ -296,7 +331,8 @@ class RankingService:
         for interaction in interactions:
             first_touch.setdefault(interaction.paper_id, interaction.occurred_at)
         # Impressions can be many; their papers are needed only to hide what was seen.
-        wanted = set(signals.positive) | signals.negative
+        acted = touched_papers(interactions) if query.rules.exclude_touched else frozenset()
+        wanted = set(signals.positive) | signals.negative | acted
         if query.rules.exclude_seen:
             wanted |= signals.seen
         touched: Mapping[PaperId, Paper] = {}
@@ -309,7 +345,7 @@ class RankingService:
                 history = await asyncio.to_thread(_history, model, signals, touched)
             personal_id = query.user_id if personal else None
             user = model.scorer.user_model(user_id=personal_id, history=history)
-        return Reader(signals, first_touch, touched, history, user, personal)
+        return Reader(signals, first_touch, touched, history, user, personal, acted)
 
     async def _rank_fresh(
         self,
@@ -318,19 +354,29 @@ class RankingService:
         reader: Reader,
         day: DayPapers,
         papers_rev: int,
+        community: Community | None,
     ) -> RankedList:
         strategy = Strategy.POPULAR
         items: DayItems | None = None
         ordered: list[ScoredPaper] | None = None
-        if model is not None and (reader.model is not None or query.diversity > 0):
+        liked = community is not None and not community.empty
+        if model is not None and (reader.model is not None or query.diversity > 0 or liked):
             items = await self._prepared_day(model, query.date, day.papers, papers_rev)
         if model is not None and items is not None and reader.model is not None:
             scores = await asyncio.to_thread(model.scorer.score_user, items.items, reader.model)
             ordered = rank_by_scores(items.paper_ids, scores)
-            strategy = Strategy.PERSONAL if reader.personal else Strategy.FOLD_IN
+            if is_content_model(model):
+                strategy = Strategy.CONTENT
+            else:
+                strategy = Strategy.PERSONAL if reader.personal else Strategy.FOLD_IN
         if ordered is None:
             popularity = await asyncio.to_thread(self._store.popularity, query.date)
-            ordered = rank_popular(day.papers, popularity)
+            similarity: np.ndarray | None = None
+            if model is not None and items is not None and community is not None and liked:
+                profile = await self._community_profile(model, community)
+                similarity = np.asarray(items.items.content @ profile).ravel()
+            paper_ids = items.paper_ids if items is not None else tuple(sorted(day.papers))
+            ordered = rank_by_community(paper_ids, popularity, similarity)
 
         def finish(ordered: list[ScoredPaper]) -> list[ScoredPaper]:
             ordered = without_hidden(ordered, day.keys, _hidden_keys(query, reader))
@@ -344,7 +390,19 @@ class RankingService:
 
         finished = await asyncio.to_thread(finish, ordered)
         metrics.RANKINGS.labels(strategy=strategy.value).inc()
-        return RankedList(strategy, model.version if model else "", tuple(finished))
+        # A content model is not a trained model: lists say they came from none.
+        served_by = model.version if model is not None and not is_content_model(model) else ""
+        return RankedList(strategy, served_by, tuple(finished))
+
+    async def _community_profile(self, model: ModelBundle, community: Community) -> np.ndarray:
+        """The community's profile in ``model``'s feature space (dense, unit length)."""
+        key = (model.version, community.version)
+        profile = self._community_profiles.get(key)
+        if profile is None:
+            row = await asyncio.to_thread(community.profile, model.featurizer)
+            profile = np.asarray(row.todense(), dtype=np.float32).ravel()
+            self._community_profiles.put(key, profile)
+        return profile
 
     async def _explain(
         self,
@@ -364,11 +422,13 @@ class RankingService:
             if reader.model is not None:
                 items = await self._prepared_day(model, query.date, day.papers, papers_rev)
                 personal_reasons_of = await asyncio.to_thread(
-                    _personal_reasons,
+                    page_reasons,
                     model,
                     items,
-                    reader,
-                    [entry.paper.paper_id for entry in page.entries],
+                    reader.model,
+                    reader.signals.positive,
+                    reader.touched,
+                    [entry.paper for entry in page.entries],
                     self._names(model),
                 )
         explained = []
@@ -378,7 +438,10 @@ class RankingService:
             if author is not None:
                 reasons.append(followed_reason(author))
             if page.strategy is Strategy.POPULAR:
-                reasons.append(popularity_reason(int(entry.score)))
+                # The community's taste orders the list only where a featurizer can read it.
+                community = self._community()
+                known = model is not None and community is not None and not community.empty
+                reasons.append(popular_reason(entry.score, known))
             else:
                 reasons.extend(personal_reasons_of.get(entry.paper.paper_id, []))
             explained.append(replace(entry, reasons=tuple(reasons[:MAX_REASONS])))
@@ -496,10 +559,11 @@ def _hidden_keys(query: RankQuery, reader: Reader) -> set[str]:
     """Identity keys of the papers the reader must not see again.
 
     Dismissed papers always; with ``exclude_seen`` also every paper the reader touched before
-    the requested day began, or that was listed on an earlier day.
+    the requested day began, or that was listed on an earlier day; with ``exclude_touched``
+    every paper the reader clicked, saved or dismissed, whenever.
     """
     hidden: set[str] = set()
-    for paper_id in reader.signals.negative:
+    for paper_id in reader.signals.negative | reader.acted:
         paper = reader.touched.get(paper_id)
         hidden |= paper_keys(paper) if paper is not None else {f"id:{paper_id}"}
     if query.rules.exclude_seen:
@@ -508,37 +572,3 @@ def _hidden_keys(query: RankQuery, reader: Reader) -> set[str]:
             if paper.date < query.date or reader.first_touch[paper_id] < day_start:
                 hidden |= paper_keys(paper)
     return hidden
-
-
-def _personal_reasons(
-    model: ModelBundle,
-    items: DayItems,
-    reader: Reader,
-    paper_ids: Sequence[PaperId],
-    names: Sequence[str],
-) -> dict[PaperId, list[str]]:
-    """Reasons of each of ``paper_ids`` from the features that raised its score for ``reader``
-    and from the liked paper it is closest to."""
-    if reader.model is None:
-        return {}
-    present = [paper_id for paper_id in paper_ids if paper_id in items.row]
-    rows = [items.row[paper_id] for paper_id in present]
-    contributions = model.scorer.feature_contributions(items.items, reader.model, rows)
-    liked = sorted(pid for pid in reader.signals.positive if pid in reader.touched)
-    closest: list[Similar | None] = [None] * len(rows)
-    if liked and rows:
-        liked_rows = normalize_rows(
-            model.featurizer.transform([reader.touched[pid] for pid in liked])
-        )
-        similarity = np.asarray((items.items.content[rows] @ liked_rows.T).todense())
-        for position, row_similarity in enumerate(similarity):
-            best = int(np.argmax(row_similarity))
-            closest[position] = Similar(
-                title=reader.touched[liked[best]].title,
-                saved=reader.signals.positive[liked[best]] >= SAVE_WEIGHT,
-                cosine=float(row_similarity[best]),
-            )
-    return {
-        paper_id: personal_reasons(contributions[position], names, closest[position])
-        for position, paper_id in enumerate(present)
-    }

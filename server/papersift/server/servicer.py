@@ -116,7 +116,7 @@ class RankerServicer(pb_grpc.RankerServicer):
         request: pb.GetModelInfoRequest,
         context: grpc.aio.ServicerContext[pb.GetModelInfoRequest, pb.GetModelInfoResponse],
     ) -> pb.GetModelInfoResponse:
-        return convert.model_info_to_proto(self._service.model)
+        return convert.model_info_to_proto(self._service.model, self._service.content_model)
 
     async def DeleteUser(
         self,
