@@ -33,6 +33,10 @@ class StoreUnavailable(PaperSiftError):
     """The database cannot be reached; the request may be retried later."""
 
 
+class StoreNotFound(PaperSiftError):
+    """The store does not exist (a missing SQLite file); the message says how to create it."""
+
+
 class Unsupported(PaperSiftError):
     """A request asks for something this server does not do yet (maps to UNIMPLEMENTED)."""
 

@@ -5,19 +5,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+# First: its clock is the start of every "start-up:" duration.
+from papersift.server import startup
+
 try:
     from pydantic import ValidationError
-    from sqlalchemy.engine import make_url
 
     from papersift.core.errors import StoreUnavailable
-    from papersift.core.store import Store
+    from papersift.core.store import Store, resolve_url, sqlite_path
     from papersift.server.api_keys import SCOPES, ApiKeysError, load_api_keys, new_api_key
-    from papersift.server.config import Settings, split_host_port
+    from papersift.server.config import Settings, default_workers, split_host_port
     from papersift.server.logs import configure_logging
 except ModuleNotFoundError as missing:  # the bare install is the client only
     sys.exit(
@@ -30,7 +33,12 @@ Every flag can also be set by an environment variable named PAPERSIFT_ and the f
 (PAPERSIFT_LISTEN, PAPERSIFT_DATABASE_URL, PAPERSIFT_REDIS_URL, PAPERSIFT_WORKERS, ...); flags win.
 
 --workers N runs N processes on one port (SO_REUSEPORT), each with its own event loop; SIGTERM
-drains them all. Use Redis with several workers: the in-process cache is per process.
+drains them all. The default is one process, or one per CPU when --redis-url is set: without
+Redis each worker caches on its own, so the next page of a list may be ranked again by another
+worker, and DeleteUser clears only one worker's lists (the others expire).
+
+exit status: 0 stopped cleanly, 1 the server or store failed, 2 bad settings; 141 when stdout
+was closed early (e.g. piped into head).
 
 examples:
   papersift-server                                   # SQLite file + in-process cache
@@ -43,17 +51,22 @@ examples:
 """
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a process that SIGPIPE ended
 
 
 def _settings_flags(parser: argparse.ArgumentParser, *, store_only: bool = False) -> None:
     for name, info in Settings.model_fields.items():
         if store_only and name not in {"database_url", "log_level"}:
             continue
+        if name == "workers":
+            default = f"1, or the CPU count ({default_workers('redis')}) with --redis-url"
+        else:
+            default = str(info.get_default(call_default_factory=True))
         parser.add_argument(
             f"--{name.replace('_', '-')}",
             dest=name,
             default=None,
-            help=f"{info.description} (default: {info.get_default(call_default_factory=True)})",
+            help=f"{info.description} (default: {default})",
         )
 
 
@@ -113,7 +126,31 @@ def _load_settings(args: argparse.Namespace) -> Settings:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the process exit code."""
+    """Entry point; returns the process exit code (141 when stdout was closed early)."""
+    return _without_broken_pipe(lambda: _main(argv))
+
+
+def _without_broken_pipe(run: Callable[[], int]) -> int:
+    """Run ``run``; a reader that closed stdout early (``| head``) ends it quietly with 141.
+
+    141 is what a shell reports for a process killed by SIGPIPE, as ``yes | head`` is. Output
+    still buffered then goes to /dev/null, so the interpreter's own flush at exit cannot fail
+    again (see "Note on SIGPIPE" in the Python documentation of the signal module).
+    """
+    try:
+        try:
+            return run()
+        finally:
+            sys.stdout.flush()  # here, not at exit: a closed pipe must fail where it is caught
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    imported = startup.since_start()
     arguments = list(sys.argv[1:] if argv is None else argv)
     if not arguments or (arguments[0].startswith("-") and arguments[0] not in {"-h", "--help"}):
         arguments.insert(0, "serve")
@@ -131,26 +168,64 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 0
-    try:
-        settings = _load_settings(args)
-    except ValidationError as exc:
-        for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"])
-            print(f"papersift-server: --{field.replace('_', '-')}: {error['msg']}", file=sys.stderr)
+    with _Timer() as reading:
+        try:
+            settings = _load_settings(args)
+        except ValidationError as exc:
+            for error in exc.errors():
+                if error["type"] == "default_factory_not_called":
+                    continue  # a default that depends on a field reported already
+                field = ".".join(str(part) for part in error["loc"])
+                message = error["msg"].removeprefix("Value error, ")
+                print(f"papersift-server: --{field.replace('_', '-')}: {message}", file=sys.stderr)
+            return 2
+    problem = _store_path_problem(settings.database_url)
+    if problem:
+        print(f"papersift-server: --database-url: {problem}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
+    if args.command == "serve":
+        startup.log_phase("imports", imported)
+        startup.log_phase("settings", reading.seconds)
     try:
         if args.command == "migrate":
             store = Store(settings.database_url)
             store.migrate()
             store.close()
-            shown = make_url(settings.database_url).render_as_string(hide_password=True)
+            shown = resolve_url(settings.database_url)[0].render_as_string(hide_password=True)
             print(f"migrated {shown}")
             return 0
         return _serve(settings)
     except (StoreUnavailable, RuntimeError, OSError, ApiKeysError) as exc:
         print(f"papersift-server: {exc}", file=sys.stderr)
         return 1
+
+
+class _Timer:
+    """``with _Timer() as timer:`` leaves the block's duration in ``timer.seconds``."""
+
+    def __enter__(self) -> _Timer:
+        self.began = startup.since_start()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.seconds = startup.since_start() - self.began
+
+
+def _store_path_problem(database_url: str) -> str | None:
+    """Why SQLite could not create or open the store's file, checked without touching it.
+
+    ``serve`` and ``migrate`` create a missing file (and its schema), but not its folder: the
+    store would stay unreachable and the server never ready.
+    """
+    path = sqlite_path(resolve_url(database_url)[0])
+    if path is None or path.exists():
+        return None
+    folder = path.parent
+    if not folder.is_dir():
+        return f"the folder {folder} of the SQLite file does not exist; create it first"
+    return None
 
 
 def _check_security(settings: Settings) -> None:
@@ -175,6 +250,14 @@ def _check_security(settings: Settings) -> None:
 
 
 def _serve(settings: Settings) -> int:
+    port = split_host_port(settings.listen)[1]
+    if port == 0 and settings.workers > 1 and "workers" not in settings.model_fields_set:
+        logging.getLogger(__name__).info(
+            "--listen %s: any free port, which workers cannot share; one worker "
+            "(for more, set --workers N and a fixed port)",
+            settings.listen,
+        )
+        settings = settings.model_copy(update={"workers": 1})
     _check_security(settings)
     if settings.workers == 1:
         stop_metrics = None
@@ -196,8 +279,9 @@ def _serve(settings: Settings) -> int:
         return 2
     if settings.redis_url is None:
         logging.getLogger(__name__).warning(
-            "%d workers with the in-process cache: each worker caches on its own, and "
-            "DeleteUser clears only its own worker's lists (the others expire); "
+            "%d workers with the in-process cache: each worker caches on its own, so the next "
+            "page of a list may be ranked again by another worker (and change if the ranking "
+            "did), and DeleteUser clears only one worker's lists (the others expire); "
             "set --redis-url to share one cache",
             settings.workers,
         )
@@ -210,7 +294,8 @@ def _serve(settings: Settings) -> int:
 
 def _worker(settings: Settings, index: int) -> int:
     """Run one server process until SIGTERM or SIGINT (the body of each worker)."""
-    from papersift.server.app import PaperSiftServer
+    with startup.timed("server imports"):
+        from papersift.server.app import PaperSiftServer
 
     server = PaperSiftServer(settings, reuse_port=settings.workers > 1)
     asyncio.run(server.serve_until_signalled())

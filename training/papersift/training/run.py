@@ -7,7 +7,8 @@ import argparse
 import dataclasses
 import sys
 
-from papersift.core.errors import PaperSiftError
+from papersift.core.errors import PaperSiftError, StoreNotFound
+from papersift.core.store import DatabaseUrlError, require_existing
 from papersift.training.data import load_jsonl, load_store
 from papersift.training.model import ModelConfig
 from papersift.training.pipeline import REPORTED_METRICS, TrainOptions, train
@@ -16,7 +17,17 @@ from papersift.training.report import metrics_table
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train, publish, print the comparison; exit code 0 on success, 1 on a training error."""
+    """Train, publish, print the comparison; exit code 0 on success, 1 on a training error.
+
+    2 when ``--database-url`` is not a usable URL or names a SQLite file that does not exist
+    (reading the store never creates it).
+    """
+    if args.database_url:
+        try:
+            require_existing(args.database_url)
+        except (DatabaseUrlError, StoreNotFound) as exc:
+            print(f"papersift-train: --database-url: {exc}", file=sys.stderr)
+            return 2
     overrides = {
         name: value
         for name, value in (

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
+from pathlib import Path
 
 import sqlalchemy as sa
 
-from papersift.core.errors import StoreUnavailable
+from papersift.core.errors import StoreNotFound, StoreUnavailable
+
+logger = logging.getLogger("papersift.core.store")
 
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+POSTGRES_DRIVER = "postgresql+psycopg"
+# Written in the hint of every refused URL.
+URL_EXAMPLES = "postgresql+psycopg://user@host/db or sqlite:///path"
+# Schemes taken as POSTGRES_DRIVER: the common spellings (Heroku, libpq, docker images), whose
+# SQLAlchemy default driver (psycopg2) papersift does not install.
+_POSTGRES_ALIASES = frozenset({"postgres", "postgresql", "postgres+psycopg"})
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 POSTGRES_CONNECT_TIMEOUT_S = 5
 
@@ -29,21 +39,92 @@ UNAVAILABLE_ERRORS = (
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 
 
+class DatabaseUrlError(ValueError):
+    """A database URL the store cannot use; the message says why and what to write instead."""
+
+
 def parse_url(database_url: str) -> sa.URL:
-    """Parse a SQLAlchemy URL of a supported backend; the error never repeats a password."""
+    """Parse a SQLAlchemy URL of a supported backend; the error never repeats a password.
+
+    ``postgres://`` and ``postgresql://`` are taken as ``postgresql+psycopg://`` (logged).
+
+    Raises:
+        DatabaseUrlError: Not a URL, or not one of SQLite or PostgreSQL through psycopg.
+    """
+    url, alias = resolve_url(database_url)
+    if alias:
+        logger.info(
+            "database URL %s://... taken as %s://... (the driver papersift installs)",
+            alias,
+            POSTGRES_DRIVER,
+        )
+    return url
+
+
+def resolve_url(database_url: str) -> tuple[sa.URL, str | None]:
+    """The URL the store uses for ``database_url``, and the alias scheme it replaced, if any.
+
+    Raises:
+        DatabaseUrlError: Not a URL, or not one of SQLite or PostgreSQL through psycopg.
+    """
     try:
         url = sa.make_url(database_url)
     except sa.exc.ArgumentError:
-        raise ValueError(
-            "database_url is not a SQLAlchemy URL; expected e.g. sqlite:///papersift.db "
-            "or postgresql+psycopg://user@host:5432/papersift"
+        raise DatabaseUrlError(
+            f"{_shown(database_url)} is not a database URL; write {URL_EXAMPLES}"
         ) from None
-    if url.get_backend_name() not in SUPPORTED_BACKENDS:
-        raise ValueError(
-            f"database_url uses {url.get_backend_name()!r}; "
-            f"supported backends: {', '.join(SUPPORTED_BACKENDS)}"
+    alias = None
+    if url.drivername in _POSTGRES_ALIASES:
+        alias = url.drivername
+        url = url.set(drivername=POSTGRES_DRIVER)
+    backend = url.get_backend_name()
+    if backend not in SUPPORTED_BACKENDS:
+        raise DatabaseUrlError(
+            f"{backend}:// is not a supported database (SQLite or PostgreSQL); write {URL_EXAMPLES}"
         )
-    return url
+    if backend == "postgresql" and url.drivername != POSTGRES_DRIVER:
+        raise DatabaseUrlError(
+            f"{url.drivername}:// needs a driver papersift does not install; write "
+            f"{POSTGRES_DRIVER}://user@host/db"
+        )
+    return url, alias
+
+
+def _shown(database_url: str) -> str:
+    """``database_url`` for a message: quoted, without what may be a password."""
+    scheme, sep, rest = database_url.partition("://")
+    if sep and "@" in rest:
+        rest = "***@" + rest.rpartition("@")[2]
+    return repr(f"{scheme}{sep}{rest}")
+
+
+def sqlite_path(url: sa.URL) -> Path | None:
+    """The file behind a SQLite URL; ``None`` for other backends and in-memory databases."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    if url.query.get("uri") or url.database.startswith("file:"):
+        return None  # a SQLite URI (file:...?mode=...): SQLite decides what it opens
+    return Path(url.database)
+
+
+def require_existing(database_url: str) -> None:
+    """Check that the store behind ``database_url`` exists, for readers that do not migrate.
+
+    Only a SQLite file can be checked without connecting; nothing is created. A PostgreSQL
+    database that was never migrated fails on first use instead.
+
+    Raises:
+        DatabaseUrlError: The URL is not usable.
+        StoreNotFound: The SQLite file does not exist.
+    """
+    url, _ = resolve_url(database_url)
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        raise StoreNotFound(
+            f"there is no store at {path}; create it with "
+            f"`papersift-server migrate --database-url {database_url}`, "
+            "or start `papersift-server serve` on it"
+        )
 
 
 def create_engine(url: sa.URL) -> sa.Engine:
