@@ -1,10 +1,11 @@
 """`make demo`: the whole loop on the embedded default (SQLite + in-process cache).
 
 Starts papersift-server, ingests three real arXiv days and the two seed feeds, records the
-clicks and saves of readers with two different tastes on the first two days, shows a POPULAR
-list, trains a model (the running server picks it up by itself), then shows PERSONAL lists of
-two readers for the third day's unseen papers and a FOLD_IN list for a reader who saved two
-papers a moment ago; finally stops the server.
+clicks and saves of readers with two different tastes on the first two days, shows a CONTENT
+list (no model is trained yet: the server ranks from alice's saves by content alone) and the
+POPULAR list of a reader with no signal, trains a model (the running server picks it up by
+itself), then shows PERSONAL lists of two readers for the third day's unseen papers and a
+FOLD_IN list for a reader who saved two papers a moment ago; finally stops the server.
 Every step is an ordinary command, printed before it runs, so you can repeat it by hand.
 """
 
@@ -118,15 +119,19 @@ def newcomer_saves() -> list[str]:
     return [f"arxiv:{p['arxiv_id']}" for p in picks[-2:]]
 
 
-def wait_for_model(address: str, log: Path, timeout: float = 60) -> None:
+def wait_for_model(address: str, log: Path, *, content: bool = False, timeout: float = 60) -> None:
+    """Wait until the server has loaded the trained model (or, with ``content``, until it has
+    fitted its content model in the background)."""
     deadline = time.monotonic() + timeout
     with grpc.insecure_channel(address) as channel:
         stub = ranker_pb2_grpc.RankerStub(channel)
         while time.monotonic() < deadline:
-            if stub.GetModelInfo(ranker_pb2.GetModelInfoRequest(), timeout=5).loaded:
+            info = stub.GetModelInfo(ranker_pb2.GetModelInfoRequest(), timeout=5)
+            if info.loaded or (content and "content model is fitted" in info.message):
                 return
             time.sleep(0.2)
-    sys.exit(f"the server did not pick up the trained model; see {log}")
+    what = "fit its content model" if content else "pick up the trained model"
+    sys.exit(f"the server did not {what}; see {log}")
 
 
 @dataclass(frozen=True)
@@ -223,7 +228,11 @@ def main() -> int:
         cli = server.cli
         ingest_sample(server)
         record_readers(server, WORK)
-        run(*cli, "rank", "--user", "alice", "--date", DAY, "--limit", "5")
+        wait_for_model(server.address, server.log, content=True)
+        run(*cli, "model-info")
+        # No model yet: alice's saves rank the day by content; a newcomer gets POPULAR.
+        run(*cli, "rank", "--user", "alice", "--date", DAY, "--limit", "5", "--explain")
+        run(*cli, "rank", "--user", "nobody-yet", "--date", DAY, "--limit", "3", "--explain")
         train(server, WORK)
         run(*cli, "model-info")
         run(*cli, "rank", "--user", "alice", "--date", DAY, "--limit", "8")
