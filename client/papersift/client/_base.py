@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 from collections.abc import Sequence
 from typing import Final
 
@@ -10,7 +12,8 @@ import grpc
 
 from papersift.v1 import ranker_pb2
 
-DEFAULT_TARGET: Final = "127.0.0.1:50051"
+DEFAULT_PORT: Final = 50051
+DEFAULT_TARGET: Final = f"127.0.0.1:{DEFAULT_PORT}"
 DEFAULT_TIMEOUT: Final = 10.0
 
 SERVICE_NAME: Final = ranker_pb2.DESCRIPTOR.services_by_name["Ranker"].full_name
@@ -27,6 +30,36 @@ RETRY_POLICY: Final = {
     "backoffMultiplier": 2,
     "retryableStatusCodes": ["UNAVAILABLE", "CANCELLED"],
 }
+
+
+# gRPC target schemes (name resolvers) whose addresses are passed through untouched.
+_TARGET_SCHEMES = frozenset(
+    {"dns", "unix", "unix-abstract", "ipv4", "ipv6", "vsock", "xds", "google-c2p"}
+)
+_SCHEME = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*):")
+
+
+def with_default_port(target: str) -> str:
+    """``target`` with papersift's port 50051 added when it names a host and no port.
+
+    gRPC itself would dial port 443 for a bare host. ``host`` and ``[::1]`` (or ``::1``) get
+    ``:50051``; ``host:port``, ``[::1]:port`` and targets with a scheme (``dns:``, ``unix:``,
+    ``ipv4:``, ...) are returned as they are.
+    """
+    text = target.strip()
+    scheme = _SCHEME.match(text)
+    if not text or (scheme and (scheme["scheme"] in _TARGET_SCHEMES or "://" in text)):
+        return target
+    if text.startswith("["):
+        return f"{text}:{DEFAULT_PORT}" if text.endswith("]") else target
+    if ":" not in text:
+        return f"{text}:{DEFAULT_PORT}"
+    if text.count(":") > 1:  # an IPv6 address without brackets, e.g. ::1
+        try:
+            return f"[{ipaddress.IPv6Address(text)}]:{DEFAULT_PORT}"
+        except ValueError:
+            return target
+    return target
 
 
 class UseClientDefault:

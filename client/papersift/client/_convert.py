@@ -139,6 +139,7 @@ def rank_filters_to_proto(filters: RankFilters) -> ranker_pb2.RankFilters:
         must_not_keywords=filters.must_not_keywords,
         followed_authors=filters.followed_authors,
         exclude_seen=filters.exclude_seen,
+        exclude_touched=filters.exclude_touched,
     )
 
 

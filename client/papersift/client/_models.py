@@ -161,6 +161,8 @@ class RankFilters:
         must_not_keywords: Drop papers whose title or abstract contains any of these keywords.
         followed_authors: Move papers by these authors to the top.
         exclude_seen: Drop papers the reader interacted with or was shown on earlier days.
+        exclude_touched: Drop papers the reader clicked, saved or dismissed, on any day including
+            the requested one (what a digest uses: it never mails a paper already opened).
     """
 
     include_categories: tuple[str, ...] = ()
@@ -169,3 +171,4 @@ class RankFilters:
     must_not_keywords: tuple[str, ...] = ()
     followed_authors: tuple[str, ...] = ()
     exclude_seen: bool = False
+    exclude_touched: bool = False

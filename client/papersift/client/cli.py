@@ -19,15 +19,26 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from papersift.client._argtypes import listing_date, number, whole_number
-from papersift.client._base import DEFAULT_TARGET, DEFAULT_TIMEOUT
+from papersift.client._argtypes import (
+    arxiv_paper_id,
+    aware_datetime,
+    listing_date,
+    number,
+    whole_number,
+)
+from papersift.client._base import DEFAULT_PORT, DEFAULT_TARGET, DEFAULT_TIMEOUT, with_default_port
 from papersift.client._client import Client
 from papersift.client._connection import (
     ConnectionSettingsError,
     add_security_options,
     connect,
 )
-from papersift.client._errors import DeadlineExceeded, PaperSiftError, Unavailable
+from papersift.client._errors import (
+    DeadlineExceeded,
+    InvalidArgument,
+    PaperSiftError,
+    Unavailable,
+)
 from papersift.client._models import (
     Interaction,
     InteractionKind,
@@ -50,9 +61,13 @@ RECORD_BATCH_SIZE = 500
 EVENT_FIELDS = ("event_id", "user_id", "paper_id", "kind", "occurred_at")
 KINDS = tuple(kind.value for kind in InteractionKind)
 
+# The server's limits, checked before anything is sent.
+MAX_PAGE_SIZE = 100
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a process that SIGPIPE ended
 
 
 class InputError(Exception):
@@ -63,21 +78,19 @@ class InputError(Exception):
 
 
 def _aware_datetime(text: str) -> dt.datetime:
-    value = _parse_aware_datetime(text)
+    value = aware_datetime(text)
     if isinstance(value, str):
         raise argparse.ArgumentTypeError(value)
     return value
 
 
-def _parse_aware_datetime(text: str) -> dt.datetime | str:
-    """The datetime, or a message saying what is wrong with ``text``."""
-    try:
-        value = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return f"{text!r} is not an ISO 8601 time, e.g. 2025-03-07T09:30:00Z"
-    if value.tzinfo is None:
-        return f"{text!r} has no timezone; add one, e.g. {text}Z for UTC"
-    return value
+def _paper_id(text: str) -> str:
+    """The papersift id of ``--paper``: a bare arXiv id or address becomes ``arxiv:<id>``."""
+    resolved = arxiv_paper_id(text)
+    if resolved is None:
+        return text
+    print(f"note: --paper {text} taken as {resolved}", file=sys.stderr)
+    return resolved
 
 
 # --- the parser -----------------------------------------------------------------------------
@@ -114,7 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--server",
         default=argparse.SUPPRESS,
         metavar="HOST:PORT",
-        help=f"server address (default: ${SERVER_ENV} or {DEFAULT_TARGET})",
+        help=(
+            f"server address; a host alone means port {DEFAULT_PORT} "
+            f"(default: ${SERVER_ENV} or {DEFAULT_TARGET})"
+        ),
     )
     connection.add_argument(
         "--timeout",
@@ -136,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  papersift --server ranker.internal:50051 model-info\n"
             "\n"
             "exit status: 0 success, 1 the server refused or could not be reached,\n"
-            "2 bad usage or input (nothing was sent)"
+            "2 bad usage or input (nothing was sent), 141 output closed early (| head)"
         ),
         parents=[common],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -203,7 +219,13 @@ def build_parser() -> argparse.ArgumentParser:
         handler=_cmd_record,
     )
     record.add_argument("--user", help="the reader")
-    record.add_argument("--paper", metavar="PAPER_ID", help="the paper, e.g. arxiv:2503.04725")
+    record.add_argument(
+        "--paper",
+        metavar="PAPER_ID",
+        type=_paper_id,
+        help="the paper, e.g. arxiv:2503.04725 (a bare arXiv id or arxiv.org address is taken "
+        "as arxiv:<id>)",
+    )
     record.add_argument("--kind", choices=KINDS, help="what the reader did")
     record.add_argument(
         "--event-id", metavar="ID", help="unique id of the event (default: a new UUID)"
@@ -241,7 +263,13 @@ def build_parser() -> argparse.ArgumentParser:
     rank.add_argument(
         "--date", required=True, type=listing_date, metavar="YYYY-MM-DD", help="the listing day"
     )
-    rank.add_argument("--limit", type=int, default=20, metavar="N", help="page size (default: 20)")
+    rank.add_argument(
+        "--limit",
+        type=whole_number(1, MAX_PAGE_SIZE),
+        default=20,
+        metavar="N",
+        help=f"page size, 1 to {MAX_PAGE_SIZE} (default: 20)",
+    )
     rank.add_argument(
         "--page-token", default="", metavar="TOKEN", help="the token printed for the next page"
     )
@@ -451,19 +479,31 @@ def _read_events(path: str) -> list[Interaction]:
         raise InputError(f"cannot read {name}: {exc}") from None
 
     interactions = []
+    renamed: list[tuple[int, str]] = []  # (line, the paper_id as written)
     for line_number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            interactions.append(_parse_event(line))
+            interaction, written = _parse_event(line)
         except InputError as exc:
             raise InputError(f"{name} line {line_number}: {exc}") from None
+        interactions.append(interaction)
+        if written != interaction.paper_id:
+            renamed.append((line_number, written))
     if not interactions:
         raise InputError(f"{name} holds no events")
+    if renamed:
+        line_number, written = renamed[0]
+        print(
+            f"note: {len(renamed)} paper_id {_plural(len(renamed), 'value', 'values')} of {name} "
+            f"taken as arxiv:<id> (line {line_number}: {written} as {arxiv_paper_id(written)})",
+            file=sys.stderr,
+        )
     return interactions
 
 
-def _parse_event(line: str) -> Interaction:
+def _parse_event(line: str) -> tuple[Interaction, str]:
+    """The event of one line, and its ``paper_id`` as written (bare arXiv ids are resolved)."""
     try:
         event = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -480,16 +520,17 @@ def _parse_event(line: str) -> Interaction:
             raise InputError(f"{field} must be a string, got {json.dumps(event[field])}")
     if event["kind"] not in KINDS:
         raise InputError(f"kind {event['kind']!r} is not one of {', '.join(KINDS)}")
-    occurred_at = _parse_aware_datetime(event["occurred_at"])
+    occurred_at = aware_datetime(event["occurred_at"])
     if isinstance(occurred_at, str):
         raise InputError(f"occurred_at: {occurred_at}")
-    return Interaction(
+    interaction = Interaction(
         event_id=event["event_id"],
         user_id=event["user_id"],
-        paper_id=event["paper_id"],
+        paper_id=arxiv_paper_id(event["paper_id"]) or event["paper_id"],
         kind=InteractionKind(event["kind"]),
         occurred_at=occurred_at,
     )
+    return interaction, event["paper_id"]
 
 
 def _cmd_rank(args: argparse.Namespace) -> int:
@@ -679,13 +720,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: The arguments after the program name; ``None`` reads ``sys.argv``.
 
     Returns:
-        The exit status: 0 success, 1 the server refused or could not be reached, 2 bad input.
+        The exit status: 0 success, 1 the server refused or could not be reached, 2 bad input,
+        141 standard output was closed before everything was written (``papersift … | head``).
         Bad usage exits 2 through argparse (``SystemExit``).
     """
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # here, not at exit: a closed pipe must fail where it is caught
+    except BrokenPipeError:
+        # The reader has gone (| head): what is still buffered goes to /dev/null, so that the
+        # interpreter's own flush at exit cannot fail again (Python docs, "Note on SIGPIPE").
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "server"):
         args.server = os.environ.get(SERVER_ENV) or DEFAULT_TARGET
+    # gRPC would dial port 443 for a host alone; papersift-server listens on 50051.
+    args.server = with_default_port(args.server)
     if not hasattr(args, "timeout"):
         args.timeout = DEFAULT_TIMEOUT
     handler: Callable[[argparse.Namespace], int] = args.handler
@@ -700,6 +759,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"hint: is papersift-server running at {args.server}?", file=sys.stderr)
         elif isinstance(exc, DeadlineExceeded):
             print("hint: give the server more time with --timeout SECONDS", file=sys.stderr)
+        elif isinstance(exc, InvalidArgument) and "unknown paper" in exc.details:
+            print(
+                "hint: paper ids name their source, e.g. arxiv:2504.02921; "
+                "`papersift rank --user U --date YYYY-MM-DD` lists a day's papers",
+                file=sys.stderr,
+            )
         return EXIT_FAILED
     except ConnectionSettingsError as exc:
         _error(str(exc))

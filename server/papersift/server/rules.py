@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from papersift.core.types import Paper
+from papersift.core.types import Interaction, InteractionKind, Paper, PaperId
 from papersift.server.identity import fold
 
 
@@ -35,6 +35,7 @@ class RankRules:
         must_not_keywords: Drop papers mentioning any of these (folded) keywords.
         followed_authors: Papers by these (folded) authors go to the top.
         exclude_seen: Drop papers the reader interacted with or was shown on earlier days.
+        exclude_touched: Drop papers the reader clicked, saved or dismissed, on any day.
     """
 
     include_categories: frozenset[str] = frozenset()
@@ -43,6 +44,7 @@ class RankRules:
     must_not_keywords: tuple[str, ...] = ()
     followed_authors: frozenset[str] = frozenset()
     exclude_seen: bool = False
+    exclude_touched: bool = False
     _must_have: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
     _must_not: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
 
@@ -63,6 +65,7 @@ class RankRules:
         must_not_keywords: Sequence[str] = (),
         followed_authors: Sequence[str] = (),
         exclude_seen: bool = False,
+        exclude_touched: bool = False,
     ) -> RankRules:
         """Rules from the values of a request (folded here; validate them before)."""
         return cls(
@@ -72,6 +75,7 @@ class RankRules:
             must_not_keywords=tuple(sorted(set(map(fold, must_not_keywords)))),
             followed_authors=frozenset(map(fold, followed_authors)),
             exclude_seen=exclude_seen,
+            exclude_touched=exclude_touched,
         )
 
     @property
@@ -82,7 +86,7 @@ class RankRules:
     @property
     def canonical(self) -> dict[str, object]:
         """The rules as sorted plain data: equal rules give equal data (for cache keys)."""
-        return {
+        canonical: dict[str, object] = {
             "ic": sorted(self.include_categories),
             "ec": sorted(self.exclude_categories),
             "mh": list(self.must_have_keywords),
@@ -90,6 +94,10 @@ class RankRules:
             "fa": sorted(self.followed_authors),
             "xs": self.exclude_seen,
         }
+        # Only when set: the keys of lists (and page tokens) without the rule stay as they were.
+        if self.exclude_touched:
+            canonical["xt"] = True
+        return canonical
 
     def admits(self, paper: Paper, folded_text: str) -> bool:
         """Whether ``paper`` passes the category and keyword filters.
@@ -129,6 +137,20 @@ def view_key(rules: RankRules, diversity: float) -> str:
         {"rules": rules.canonical, "diversity": round(diversity, 4)}, sort_keys=True
     )
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+_TOUCHES = frozenset(
+    {InteractionKind.CLICK, InteractionKind.SAVE, InteractionKind.UNSAVE, InteractionKind.DISMISS}
+)
+
+
+def touched_papers(interactions: Iterable[Interaction]) -> frozenset[PaperId]:
+    """The papers ``exclude_touched`` drops: those the reader clicked, saved or dismissed.
+
+    A save undone by ``UNSAVE`` still counts (the reader had the paper in hand); an
+    ``IMPRESSION`` does not (being shown a paper is not touching it).
+    """
+    return frozenset(i.paper_id for i in interactions if i.kind in _TOUCHES)
 
 
 def paper_text(paper: Paper) -> str:

@@ -25,6 +25,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from papersift.client import Client, Interaction, InteractionKind, Paper, RankFilters
 from papersift.client.cli import main
 from papersift.client.digest import Subscriber
+from papersift.client.digest.job import DIGEST_FILTERS
 from tests.client.conftest import make_paper
 from tests.conftest import ThreadedServer
 
@@ -193,15 +194,20 @@ def papersift(start_server: Callable[..., ThreadedServer]) -> str:
 
 
 def expected_rankings(
-    address: str, user_ids: Sequence[str], day: dt.date = DAY, limit: int = 10
+    address: str,
+    user_ids: Sequence[str],
+    day: dt.date = DAY,
+    limit: int = 10,
+    filters: RankFilters = DIGEST_FILTERS,
 ) -> dict[str, list[tuple[str, str, str]]]:
-    """``(paper_id, title, first reason)`` per reader, as ``rank_papers`` orders them."""
+    """``(paper_id, title, first reason)`` per reader, as ``rank_papers`` orders them with the
+    digest's ``filters``."""
     with Client(address) as client:
         return {
             user: [
                 (r.paper.paper_id, r.paper.title, r.reasons[0] if r.reasons else "")
                 for r in client.rank_papers(
-                    user, day, limit=limit, filters=RankFilters(exclude_seen=True), explain=True
+                    user, day, limit=limit, filters=filters, explain=True
                 ).papers
             ]
             for user in user_ids

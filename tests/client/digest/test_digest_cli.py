@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import email
 import email.policy
 import re
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from papersift.client import Client, InteractionKind
+from papersift.client import Client, InteractionKind, RankFilters
 from papersift.client.digest import DigestStyle, Subscriber, message_id, shard_of
 from papersift.client.digest.job import _chunks
 from tests.client.digest.conftest import (
@@ -106,6 +107,41 @@ def test_each_subscriber_gets_their_papers_in_ranked_order(
         assert re.findall(r'href="([^"]+)"', html) == [*urls, prefs]
 
     assert sent_digests(papersift, ["alice", "bob", "carol"]) == {"alice", "bob", "carol"}
+
+
+def test_a_paper_the_reader_opened_saved_or_dismissed_today_is_not_in_their_digest(
+    digest: Digest, papersift: str, mail_server: MailServer, tmp_path: Path
+) -> None:
+    with Client(papersift) as client:
+        top = [r.paper for r in client.rank_papers("alice", DAY, limit=3).papers]
+        # That morning, before the digest goes out, alice opens, saves and dismisses a paper.
+        morning = dt.datetime.combine(DAY, dt.time(7), dt.UTC)
+        kinds = (InteractionKind.CLICK, InteractionKind.SAVE, InteractionKind.DISMISS)
+        client.record_interactions(
+            [
+                dataclasses.replace(event("alice", paper, n, kind), occurred_at=morning)
+                for n, (paper, kind) in enumerate(zip(top, kinds, strict=True))
+            ]
+        )
+    touched = {paper.paper_id for paper in top}
+    # Without exclude_touched the day's own clicks and saves would be mailed.
+    seen_only = expected_rankings(papersift, ["alice"], filters=RankFilters(exclude_seen=True))
+    assert {top[0].paper_id, top[1].paper_id} <= {pid for pid, _, _ in seen_only["alice"]}
+    expected = expected_rankings(papersift, ["alice", "bob"])
+    assert not touched & {pid for pid, _, _ in expected["alice"]}
+
+    result = digest(write_csv(tmp_path / "subs.csv", SUBSCRIBERS[:2]))
+
+    assert result.status == 0, result.err
+    alice = text_of(mail_server.handler.to("alice@example.org")[0], "plain")
+    bob = text_of(mail_server.handler.to("bob@example.org")[0], "plain")
+    mailed = {
+        reader: re.findall(r"^\d+\. (.+)$", text, re.MULTILINE)
+        for reader, text in (("alice", alice), ("bob", bob))
+    }
+    assert mailed["alice"] == [title for _, title, _ in expected["alice"]]
+    assert not {paper.title for paper in top} & set(mailed["alice"])
+    assert {paper.title for paper in top} <= set(mailed["bob"])  # bob touched none of them
 
 
 def test_a_rerun_sends_nothing_twice(

@@ -4,7 +4,9 @@ Exactly once, per (subscriber, day):
 
 1. ``list_sent_digests`` says who already got this day's digest; they are skipped.
 2. The others are ranked with ``RankPapersBatch`` (``exclude_seen``, so papers mailed or
-   touched before never come again), in chunks the server accepts.
+   shown before never come again, and ``exclude_touched``, so a paper the reader opened,
+   saved or dismissed is never mailed, even one they opened that very day), in chunks the
+   server accepts.
 3. Each digest is handed to the mail server; once it is accepted, ``record_digest`` stores
    the (subscriber, day) record and an ``IMPRESSION`` per paper in one transaction.
 
@@ -30,6 +32,7 @@ from papersift.client.digest.smtp import DeliveryError, MailServerError
 from papersift.client.digest.subscribers import Subscriber
 
 __all__ = [
+    "DIGEST_FILTERS",
     "MAX_BATCH_RANKED",
     "MAX_BATCH_USERS",
     "DigestOptions",
@@ -46,6 +49,9 @@ MAX_BATCH_USERS = 1_000
 """Readers per ``RankPapersBatch`` and ``ListSentDigests`` call."""
 MAX_BATCH_RANKED = 5_000
 """Readers x limit per ``RankPapersBatch`` call."""
+
+DIGEST_FILTERS = RankFilters(exclude_seen=True, exclude_touched=True)
+"""What every digest leaves out: papers mailed or shown before, and papers the reader touched."""
 
 _UNREACHABLE = (Unavailable, DeadlineExceeded)
 
@@ -281,7 +287,7 @@ class _Run:
                     [subscriber.user_id for subscriber in chunk],
                     date,
                     limit=limit,
-                    filters=RankFilters(exclude_seen=True),
+                    filters=DIGEST_FILTERS,
                     explain=True,
                 )
             except NotFound:
