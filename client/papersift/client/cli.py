@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.util
 import json
 import os
 import shutil
@@ -43,7 +42,6 @@ from papersift.client._models import (
     Interaction,
     InteractionKind,
     ModelInfo,
-    Paper,
     RankedPaper,
     RankFilters,
     Ranking,
@@ -166,14 +164,27 @@ def build_parser() -> argparse.ArgumentParser:
         common=common,
         help="load papers from feeds and upsert them",
         epilog=(
-            "Every source is read and checked before anything is sent; a bad source stops\n"
-            "the command (exit 2) with nothing written. Papers found in several sources are\n"
-            "merged by paper id.\n"
+            "Every source is read, repaired and checked before anything is sent. Papers\n"
+            "found in several sources are merged by paper id.\n"
+            "\n"
+            "Repairs, each counted in the summary: whitespace collapsed; empty and repeated\n"
+            "authors and categories dropped; categories that are not arXiv category codes\n"
+            "(ACM 'I.2.7', MSC '68T05', free text) dropped; one author string holding\n"
+            "several names ('Ada Lovelaceand Alan Turingand ...', 'Ada Lovelace, Alan\n"
+            "Turing') split when every part looks like a name; titles, abstracts and author\n"
+            "names over the server's limits cut at a word boundary (ending in '…'); lists\n"
+            "over its limits cut.\n"
+            "\n"
+            "A source that cannot be read stops the command (exit 2), as does a record that\n"
+            "cannot be sent even so (listed as FILE:LINE (paper id): field: problem): then\n"
+            "nothing is sent, unless --skip-invalid is given, which sends the rest and\n"
+            "lists the records left out.\n"
             "\n"
             "examples:\n"
             "  papersift ingest papers.jsonl\n"
             "  papersift ingest arxiv-cs.xml hf-daily.json --date 2025-03-07\n"
-            "  papersift ingest export.jsonl --format jsonl --batch-size 200 --no-progress"
+            "  papersift ingest export.jsonl --format jsonl --batch-size 200 --no-progress\n"
+            "  papersift ingest papers.jsonl.gz --skip-invalid"
         ),
         handler=_cmd_ingest,
     )
@@ -193,6 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=500,
         metavar="N",
         help="papers per call (default: 500)",
+    )
+    ingest.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="send the valid papers and list the records that cannot be sent (default: send "
+        "nothing if any record cannot be sent)",
     )
     ingest.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
 
@@ -391,36 +408,9 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         args.command_parser.error(
             f"argument --format: {args.format!r} is not one of {', '.join(feeds.FEED_FORMATS)}"
         )
+    from papersift.client import _ingest_cli
 
-    papers: list[Paper] = []
-    counts: list[tuple[str, int]] = []
-    for source in args.sources:
-        try:
-            loaded = feeds.load_feed(source, format=args.format, date=args.date)
-        except feeds.FeedError as exc:
-            _error(str(exc))
-            return EXIT_USAGE
-        counts.append((source, len(loaded)))
-        papers.extend(loaded)
-    merged = feeds.merge_papers(papers)
-    read = ", ".join(f"{count} from {source}" for source, count in counts)
-    if not merged:
-        print(f"read {read}: no papers, nothing sent")
-        return EXIT_OK
-
-    # The bar is a nicety of the [cli] extra; the bare install ingests without one.
-    progress = not args.no_progress and importlib.util.find_spec("tqdm") is not None
-    with _connect(args) as client:
-        try:
-            report = feeds.ingest(client, merged, batch_size=args.batch_size, progress=progress)
-        except ValueError as exc:  # a --batch-size over the server's limit; nothing was sent
-            args.command_parser.error(f"argument --batch-size: {exc}")
-    print(
-        f"read {read}: {len(merged)} {_plural(len(merged), 'paper', 'papers')}; "
-        f"inserted {report.inserted}, updated {report.updated}, unchanged {report.unchanged} "
-        f"({report.batches} {_plural(report.batches, 'batch', 'batches')})"
-    )
-    return EXIT_OK
+    return _ingest_cli.run(args, lambda: _connect(args))
 
 
 def _cmd_record(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ feed with the API's message. XML is parsed only with defusedxml; DTDs and entiti
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import TYPE_CHECKING
 
 from papersift.client._models import Paper
@@ -18,6 +19,7 @@ from papersift.client.feeds._common import day_of_timestamp
 from papersift.client.feeds._ids import arxiv_paper_id, arxiv_url, find_arxiv_id
 from papersift.client.feeds._xml import child_text, has_child, local_name, parse_xml
 from papersift.client.feeds.errors import FeedError
+from papersift.client.feeds.located import Location, ParsedFeed, read_records
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
@@ -59,22 +61,30 @@ class _Fail:
     def __init__(self, source_name: str, index: int) -> None:
         self.source_name = source_name
         self.index = index
+        self.paper_id: str | None = None
 
     def __call__(self, problem: str) -> FeedError:
-        return FeedError(self.source_name, problem, location=f"entry {self.index}")
+        return FeedError(
+            self.source_name, problem, location=f"entry {self.index}", paper_id=self.paper_id
+        )
+
+
+def _refuse_api_error(entry: Element, source_name: str) -> None:
+    raw_id = child_text(entry, "atom:id", _NS)
+    if raw_id.startswith(_API_ERROR_PREFIX):
+        message = child_text(entry, "atom:summary", _NS) or raw_id
+        raise FeedError(source_name, f"the arXiv API answered with an error: {message}")
 
 
 def _entry(entry: Element, index: int, date: dt.date | None, source_name: str) -> Paper:
     fail = _Fail(source_name, index)
     raw_id = child_text(entry, "atom:id", _NS)
-    if raw_id.startswith(_API_ERROR_PREFIX):
-        message = child_text(entry, "atom:summary", _NS) or raw_id
-        raise FeedError(source_name, f"the arXiv API answered with an error: {message}")
     if not raw_id:
         raise fail("missing <id>")
     arxiv_id = find_arxiv_id(raw_id)
     if arxiv_id is None:
         raise fail(f"<id> {raw_id[:80]!r} is not an arXiv id")
+    fail.paper_id = arxiv_paper_id(arxiv_id)
     if not has_child(entry, "atom:title", _NS):
         raise fail("missing <title>")
     title = child_text(entry, "atom:title", _NS)
@@ -90,6 +100,32 @@ def _entry(entry: Element, index: int, date: dt.date | None, source_name: str) -
         categories=_categories(entry),
         url=arxiv_url(arxiv_id),
         source=SOURCE,
+    )
+
+
+def read_arxiv_atom(
+    text: str, *, date: dt.date | None = None, source_name: str = "<feed>"
+) -> ParsedFeed:
+    """Read an arXiv API Atom response, each entry on its own.
+
+    An entry that :func:`parse_arxiv_atom` would fail on is rejected alone (naming it); bad
+    XML, a root that is not an Atom ``<feed>`` or an error answer of the API fail the feed.
+
+    Raises:
+        FeedError: For a feed that fails whole (see above).
+        MissingExtraError: When defusedxml is not installed.
+    """
+    root = parse_xml(text, source_name)
+    if root.tag != f"{{{ATOM_NS}}}feed":
+        raise FeedError(
+            source_name, f"not an Atom feed: the root element is <{local_name(root.tag)}>"
+        )
+    entries = root.findall("atom:entry", _NS)
+    for entry in entries:
+        _refuse_api_error(entry, source_name)
+    return read_records(
+        (Location(source_name, entry=index), partial(_entry, entry, index, date, source_name))
+        for index, entry in enumerate(entries, 1)
     )
 
 
@@ -112,10 +148,4 @@ def parse_arxiv_atom(
             date (the message names the entry, counted from 1).
         MissingExtraError: When defusedxml is not installed.
     """
-    root = parse_xml(text, source_name)
-    if root.tag != f"{{{ATOM_NS}}}feed":
-        raise FeedError(
-            source_name, f"not an Atom feed: the root element is <{local_name(root.tag)}>"
-        )
-    entries = root.findall("atom:entry", _NS)
-    return [_entry(entry, index, date, source_name) for index, entry in enumerate(entries, 1)]
+    return read_arxiv_atom(text, date=date, source_name=source_name).strict()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import re
+from functools import partial
 from typing import TYPE_CHECKING
 
 from papersift.client._models import Paper
@@ -26,6 +27,7 @@ from papersift.client.feeds._common import clean
 from papersift.client.feeds._ids import arxiv_paper_id, arxiv_url, find_arxiv_id
 from papersift.client.feeds._xml import child_text, has_child, local_name, parse_xml
 from papersift.client.feeds.errors import FeedError
+from papersift.client.feeds.located import Location, ParsedFeed, read_records
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
@@ -62,9 +64,12 @@ class _Item:
         self.item = item
         self.index = index
         self.source_name = source_name
+        self.paper_id: str | None = None
 
     def fail(self, problem: str) -> FeedError:
-        return FeedError(self.source_name, problem, location=f"entry {self.index}")
+        return FeedError(
+            self.source_name, problem, location=f"entry {self.index}", paper_id=self.paper_id
+        )
 
     def arxiv_id_and_abstract(self) -> tuple[str, str]:
         description = child_text(self.item, "description")
@@ -96,6 +101,7 @@ class _Item:
         if not title:
             raise self.fail("empty <title>")
         arxiv_id, abstract = self.arxiv_id_and_abstract()
+        self.paper_id = arxiv_paper_id(arxiv_id)
         categories = (clean(c.text or "") for c in self.item.findall("category"))
         return Paper(
             paper_id=arxiv_paper_id(arxiv_id),
@@ -107,6 +113,36 @@ class _Item:
             url=arxiv_url(arxiv_id),
             source=SOURCE,
         )
+
+
+def read_arxiv_rss(
+    text: str, *, date: dt.date | None = None, source_name: str = "<feed>"
+) -> ParsedFeed:
+    """Read an arXiv RSS 2.0 feed, each item on its own.
+
+    An item that :func:`parse_arxiv_rss` would fail on is rejected alone (naming its entry);
+    bad XML or a document that is not ``<rss>`` with a ``<channel>`` fail the feed.
+
+    Raises:
+        FeedError: For a feed that fails whole (see above).
+        MissingExtraError: When defusedxml is not installed.
+    """
+    root = parse_xml(text, source_name)
+    if root.tag != "rss":
+        raise FeedError(
+            source_name, f"not an RSS 2.0 feed: the root element is <{local_name(root.tag)}>"
+        )
+    channel = root.find("channel")
+    if channel is None:
+        raise FeedError(source_name, "missing <channel>")
+    channel_day = child_text(channel, "pubDate")
+    return read_records(
+        (
+            Location(source_name, entry=index),
+            partial(_Item(item, index, source_name).paper, channel_day, date),
+        )
+        for index, item in enumerate(channel.findall("item"), 1)
+    )
 
 
 def parse_arxiv_rss(
@@ -129,17 +165,4 @@ def parse_arxiv_rss(
             the entry, counted from 1).
         MissingExtraError: When defusedxml is not installed.
     """
-    root = parse_xml(text, source_name)
-    if root.tag != "rss":
-        raise FeedError(
-            source_name, f"not an RSS 2.0 feed: the root element is <{local_name(root.tag)}>"
-        )
-    channel = root.find("channel")
-    if channel is None:
-        raise FeedError(source_name, "missing <channel>")
-    channel_day = child_text(channel, "pubDate")
-    items = channel.findall("item")
-    return [
-        _Item(item, index, source_name).paper(channel_day, date)
-        for index, item in enumerate(items, 1)
-    ]
+    return read_arxiv_rss(text, date=date, source_name=source_name).strict()

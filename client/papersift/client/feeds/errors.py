@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 CLI_EXTRA_HINT = "pip install 'papersift[cli]'"
 """How to install the optional dependencies of feed ingestion."""
 
@@ -17,19 +19,29 @@ class FeedError(Exception):
         source: The file name, URL or ``source_name`` of the feed.
         problem: What is wrong, without the source and location.
         location: Where in the feed (``line 12``, ``entry 4``), or ``None``.
+        paper_id: The id of the paper the failing record names, when it got that far.
     """
 
-    def __init__(self, source: str, problem: str, *, location: str | None = None) -> None:
+    def __init__(
+        self,
+        source: str,
+        problem: str,
+        *,
+        location: str | None = None,
+        paper_id: str | None = None,
+    ) -> None:
         """Build the error.
 
         Args:
             source: The file name, URL or ``source_name`` of the feed.
             problem: What is wrong, phrased so a person can act on it.
             location: Where in the feed, e.g. ``line 12`` or ``entry 4``.
+            paper_id: The paper the record names, if known (not part of the message).
         """
         self.source = source
         self.problem = problem
         self.location = location
+        self.paper_id = paper_id
         where = f"{source} {location}" if location else source
         super().__init__(f"{where}: {problem}")
 
@@ -53,3 +65,14 @@ class MissingExtraError(FeedError, ImportError):
             source, f"{module} is needed to {purpose} but is not installed; run: {CLI_EXTRA_HINT}"
         )
         self.name = module
+
+
+def naming_paper(fail: Callable[[str], FeedError], paper_id: str) -> Callable[[str], FeedError]:
+    """``fail``, with every error it builds also naming ``paper_id``."""
+
+    def named(problem: str) -> FeedError:
+        error = fail(problem)
+        error.paper_id = paper_id
+        return error
+
+    return named

@@ -12,6 +12,7 @@ publication time), else ``paper.publishedAt``; timestamps are UTC.
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 
 from papersift.client._models import Paper
 from papersift.client.feeds._common import check_input, day_of_timestamp
@@ -24,7 +25,8 @@ from papersift.client.feeds._json import (
     optional_str,
     type_name,
 )
-from papersift.client.feeds.errors import FeedError
+from papersift.client.feeds.errors import FeedError, naming_paper
+from papersift.client.feeds.located import Location, ParsedFeed, read_records
 
 SOURCE = "hf-daily"
 """The ``source`` of papers from this format."""
@@ -71,6 +73,7 @@ def _paper(value: object, date: dt.date | None, fail: Fail) -> Paper:
     arxiv_id = find_arxiv_id(raw_id)
     if arxiv_id is None:
         raise fail(f"'paper.id' {raw_id[:40]!r} is not an arXiv id")
+    fail = naming_paper(fail, arxiv_paper_id(arxiv_id))
     title = optional_str(paper, "title", fail, label="paper.title") or optional_str(
         item, "title", fail
     )
@@ -98,6 +101,42 @@ def _api_error(decoded: object) -> str | None:
     return None
 
 
+def read_hf_json(
+    text: str, *, date: dt.date | None = None, source_name: str = "<feed>"
+) -> ParsedFeed:
+    """Read a Hugging Face Daily Papers API response, each item on its own.
+
+    An item that :func:`parse_hf_json` would fail on is rejected alone (naming its entry);
+    a document that is not a JSON list of items fails whole.
+
+    Raises:
+        FeedError: When the text holds a NUL or a lone surrogate, the JSON is invalid, not a
+            list, or an error answer of the API.
+    """
+
+    def fail_at_line(problem: str, line: int) -> FeedError:
+        return FeedError(source_name, problem, location=f"line {line}")
+
+    check_input(text, source_name)
+    decoded = decode(text, fail_at_line)
+    api_error = _api_error(decoded)
+    if api_error is not None:
+        raise FeedError(source_name, f"the API answered with an error: {api_error}")
+    if not isinstance(decoded, list):
+        raise FeedError(source_name, f"expected a JSON list of papers, got {type_name(decoded)}")
+
+    def reader(index: int, value: object) -> Paper:
+        def fail(problem: str) -> FeedError:
+            return FeedError(source_name, problem, location=f"entry {index}")
+
+        return _paper(value, date, fail)
+
+    return read_records(
+        (Location(source_name, entry=index), partial(reader, index, value))
+        for index, value in enumerate(decoded, 1)
+    )
+
+
 def parse_hf_json(
     text: str, *, date: dt.date | None = None, source_name: str = "<feed>"
 ) -> list[Paper]:
@@ -117,22 +156,4 @@ def parse_hf_json(
             arXiv id, a title or a date or holds a NUL or lone surrogate in a string (naming
             the entry, counted from 1).
     """
-
-    def fail_at_line(problem: str, line: int) -> FeedError:
-        return FeedError(source_name, problem, location=f"line {line}")
-
-    check_input(text, source_name)
-    decoded = decode(text, fail_at_line)
-    api_error = _api_error(decoded)
-    if api_error is not None:
-        raise FeedError(source_name, f"the API answered with an error: {api_error}")
-    if not isinstance(decoded, list):
-        raise FeedError(source_name, f"expected a JSON list of papers, got {type_name(decoded)}")
-    papers = []
-    for index, value in enumerate(decoded, 1):
-
-        def fail(problem: str, index: int = index) -> FeedError:
-            return FeedError(source_name, problem, location=f"entry {index}")
-
-        papers.append(_paper(value, date, fail))
-    return papers
+    return read_hf_json(text, date=date, source_name=source_name).strict()

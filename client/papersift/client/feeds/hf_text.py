@@ -28,6 +28,7 @@ from papersift.client._models import Paper
 from papersift.client.feeds._common import check_input, clean, require_date, split_lines
 from papersift.client.feeds._ids import title_paper_id
 from papersift.client.feeds.errors import FeedError
+from papersift.client.feeds.located import Located, Location, ParsedFeed
 
 SOURCE = "hf-daily"
 """The ``source`` of papers from this format."""
@@ -83,7 +84,7 @@ def _skip_header(paragraphs: list[_Paragraph]) -> list[_Paragraph]:
     return []
 
 
-def _pair(paragraphs: list[_Paragraph], source_name: str) -> list[tuple[str, str]]:
+def _pair(paragraphs: list[_Paragraph], source_name: str) -> list[tuple[_Paragraph, str]]:
     """(title, abstract) pairs; fails on body text before a title, or a title without body."""
     pairs: list[tuple[_Paragraph, list[str]]] = []
     for paragraph in paragraphs:
@@ -97,7 +98,7 @@ def _pair(paragraphs: list[_Paragraph], source_name: str) -> list[tuple[str, str
         pairs.append((paragraph, []))
     if pairs and not pairs[-1][1]:
         raise _no_abstract(pairs[-1][0], None, source_name)
-    return [(title.text, " ".join(body)) for title, body in pairs]
+    return [(title, " ".join(body)) for title, body in pairs]
 
 
 def _not_a_title(paragraph: _Paragraph, source_name: str) -> FeedError:
@@ -120,6 +121,36 @@ def _no_abstract(title: _Paragraph, after: _Paragraph | None, source_name: str) 
     )
 
 
+def read_hf_text(
+    text: str, *, date: dt.date | None = None, source_name: str = "<feed>"
+) -> ParsedFeed:
+    """Read the text of a Hugging Face Daily Papers page; each paper is located at its title.
+
+    A paragraph out of place fails the whole page (see the module docs).
+
+    Raises:
+        FeedError: As :func:`parse_hf_text`.
+    """
+    listing_day = require_date(date, source_name)
+    check_input(text, source_name)
+    pairs = _pair(_skip_header(_paragraphs(text)), source_name)
+    return ParsedFeed(
+        papers=[
+            Located(
+                Paper(
+                    paper_id=title_paper_id(title.text),
+                    title=title.text,
+                    date=listing_day,
+                    abstract=abstract,
+                    source=SOURCE,
+                ),
+                Location(source_name, line=title.line),
+            )
+            for title, abstract in pairs
+        ]
+    )
+
+
 def parse_hf_text(
     text: str, *, date: dt.date | None = None, source_name: str = "<feed>"
 ) -> list[Paper]:
@@ -138,16 +169,4 @@ def parse_hf_text(
             after the header does not start with a title, or a title has no abstract (the
             message names the line).
     """
-    listing_day = require_date(date, source_name)
-    check_input(text, source_name)
-    pairs = _pair(_skip_header(_paragraphs(text)), source_name)
-    return [
-        Paper(
-            paper_id=title_paper_id(title),
-            title=title,
-            date=listing_day,
-            abstract=abstract,
-            source=SOURCE,
-        )
-        for title, abstract in pairs
-    ]
+    return read_hf_text(text, date=date, source_name=source_name).strict()

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from papersift.client._models import Paper, UpsertResult
+from papersift.client.feeds._limits import MAX_BATCH_SIZE
 from papersift.client.feeds.errors import MissingExtraError
 
-MAX_BATCH_SIZE = 1_000
-"""The server's largest ``UpsertPapers`` batch (``papersift.core.limits.MAX_BATCH_SIZE``)."""
+__all__ = ["MAX_BATCH_SIZE", "IngestReport", "PaperSink", "batched", "ingest"]
 
 T = TypeVar("T")
 

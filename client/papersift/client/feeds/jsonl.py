@@ -10,12 +10,14 @@ Each line is an object with ``arxiv_id`` (``2503.22698``), ``first_listed`` (the
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 
 from papersift.client._models import Paper
-from papersift.client.feeds._common import check_input, split_lines
+from papersift.client.feeds._common import check_input, split_lines, unsendable_char
 from papersift.client.feeds._ids import arxiv_paper_id, arxiv_url, find_arxiv_id
 from papersift.client.feeds._json import Fail, as_object, decode, optional_str, string_list
-from papersift.client.feeds.errors import FeedError
+from papersift.client.feeds.errors import FeedError, naming_paper
+from papersift.client.feeds.located import Location, ParsedFeed, read_records
 
 SOURCE = "arxiv"
 """The ``source`` of papers from this format."""
@@ -40,6 +42,7 @@ def _paper(line: str, date: dt.date | None, fail: Fail) -> Paper:
     arxiv_id = find_arxiv_id(raw_id)
     if arxiv_id is None:
         raise fail(f"'arxiv_id' {raw_id[:40]!r} is not an arXiv id")
+    fail = naming_paper(fail, arxiv_paper_id(arxiv_id))
     title = optional_str(record, "title", fail)
     if not title:
         raise fail("missing 'title'")
@@ -52,6 +55,31 @@ def _paper(line: str, date: dt.date | None, fail: Fail) -> Paper:
         categories=string_list(record, "categories", fail),
         url=arxiv_url(arxiv_id),
         source=SOURCE,
+    )
+
+
+def read_jsonl(
+    text: str, *, date: dt.date | None = None, source_name: str = "<feed>"
+) -> ParsedFeed:
+    """Read JSON Lines in the arxiv-2025q2 format, each line on its own.
+
+    A line that :func:`parse_jsonl` would fail on (including one holding a NUL or a lone
+    surrogate) is rejected alone, with the error naming it; the other lines are read.
+    """
+
+    def reader(number: int, line: str) -> Paper:
+        def fail(problem: str) -> FeedError:
+            return FeedError(source_name, problem, location=f"line {number}")
+
+        bad = unsendable_char(line)
+        if bad is not None:
+            raise fail(f"contains {bad}; feeds must be plain UTF-8 text")
+        return _paper(line, date, fail)
+
+    return read_records(
+        (Location(source_name, line=number), partial(reader, number, line))
+        for number, line in enumerate(split_lines(text), 1)
+        if line.strip()
     )
 
 
@@ -74,13 +102,4 @@ def parse_jsonl(
             line.
     """
     check_input(text, source_name)
-    papers = []
-    for number, line in enumerate(split_lines(text), 1):
-        if not line.strip():
-            continue
-
-        def fail(problem: str, number: int = number) -> FeedError:
-            return FeedError(source_name, problem, location=f"line {number}")
-
-        papers.append(_paper(line, date, fail))
-    return papers
+    return read_jsonl(text, date=date, source_name=source_name).strict()

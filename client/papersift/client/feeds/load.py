@@ -6,18 +6,21 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 
 from papersift.client._models import Paper
-from papersift.client.feeds.arxiv_atom import parse_arxiv_atom
-from papersift.client.feeds.arxiv_rss import parse_arxiv_rss
+from papersift.client.feeds.arxiv_atom import parse_arxiv_atom, read_arxiv_atom
+from papersift.client.feeds.arxiv_rss import parse_arxiv_rss, read_arxiv_rss
 from papersift.client.feeds.detect import FEED_FORMATS, detect_format
-from papersift.client.feeds.hf_json import parse_hf_json
-from papersift.client.feeds.hf_text import parse_hf_text
-from papersift.client.feeds.jsonl import parse_jsonl
-from papersift.client.feeds.markdown import parse_markdown
+from papersift.client.feeds.hf_json import parse_hf_json, read_hf_json
+from papersift.client.feeds.hf_text import parse_hf_text, read_hf_text
+from papersift.client.feeds.jsonl import parse_jsonl, read_jsonl
+from papersift.client.feeds.located import ParsedFeed
+from papersift.client.feeds.markdown import parse_markdown, read_markdown
 from papersift.client.feeds.merge import merge_papers
 from papersift.client.feeds.source import read_source
 
 Parser = Callable[..., list[Paper]]
 """``parse_<format>(text, *, date=None, source_name="<feed>") -> list[Paper]``."""
+Reader = Callable[..., ParsedFeed]
+"""``read_<format>(text, *, date=None, source_name="<feed>") -> ParsedFeed``."""
 
 PARSERS: Mapping[str, Parser] = {
     "markdown": parse_markdown,
@@ -29,7 +32,17 @@ PARSERS: Mapping[str, Parser] = {
 }
 """The parser of each of :data:`FEED_FORMATS`."""
 
-assert tuple(PARSERS) == FEED_FORMATS
+READERS: Mapping[str, Reader] = {
+    "markdown": read_markdown,
+    "hf-text": read_hf_text,
+    "arxiv-atom": read_arxiv_atom,
+    "arxiv-rss": read_arxiv_rss,
+    "hf-json": read_hf_json,
+    "jsonl": read_jsonl,
+}
+"""The located reader of each of :data:`FEED_FORMATS` (see :class:`ParsedFeed`)."""
+
+assert tuple(PARSERS) == FEED_FORMATS == tuple(READERS)
 
 
 def parse_feed(
@@ -79,3 +92,28 @@ def load_feed(
     name, text = read_source(source)
     chosen = format or detect_format(name, text)
     return merge_papers(parse_feed(text, chosen, date=date, source_name=name))
+
+
+def load_located(
+    source: str, *, format: str | None = None, date: dt.date | None = None
+) -> ParsedFeed:
+    """Read, detect and parse one feed, keeping where each paper was read and which records
+    could not be read (duplicates are not merged: see
+    :func:`~papersift.client.feeds.merge.merge_located`).
+
+    Args:
+        source: As :func:`load_feed`.
+        format: As :func:`load_feed`.
+        date: As :func:`load_feed`.
+
+    Raises:
+        ValueError: When ``format`` is not one of :data:`FEED_FORMATS`.
+        FeedError: When the feed cannot be read, its format is unclear, or it is malformed as
+            a whole (a bad record of a JSON Lines, JSON or XML feed is rejected alone).
+        MissingExtraError: When the feed needs httpx or defusedxml and they are not installed.
+    """
+    if format is not None and format not in READERS:
+        raise ValueError(f"unknown feed format {format!r}; expected one of {', '.join(READERS)}")
+    name, text = read_source(source)
+    reader = READERS[format or detect_format(name, text)]
+    return reader(text, date=date, source_name=name)

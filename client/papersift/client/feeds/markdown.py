@@ -31,6 +31,7 @@ from papersift.client.feeds._common import (
 )
 from papersift.client.feeds._ids import arxiv_paper_id, arxiv_url, find_arxiv_id, title_paper_id
 from papersift.client.feeds.errors import FeedError
+from papersift.client.feeds.located import Located, Location, ParsedFeed
 
 SOURCE = "arxiv-digest"
 """The ``source`` of papers from this format."""
@@ -69,13 +70,13 @@ class _Reader:
     def __init__(self, source_name: str, date: dt.date) -> None:
         self.source_name = source_name
         self.date = date
-        self.papers: list[Paper] = []
+        self.papers: list[Located] = []
         self.draft: _Draft | None = None
 
     def fail(self, line: int, problem: str) -> FeedError:
         return FeedError(self.source_name, problem, location=f"line {line}")
 
-    def read(self, text: str) -> list[Paper]:
+    def read(self, text: str) -> list[Located]:
         for number, raw in enumerate(split_lines(text), start=1):
             self.read_line(number, raw.strip())
         self.finish()
@@ -151,17 +152,31 @@ class _Reader:
         url = _HTTP_URL.search(draft.values.get("url", ""))
         raw_url = url.group(0) if url else ""
         arxiv_id = find_arxiv_id(raw_url) if raw_url else None
-        self.papers.append(
-            Paper(
-                paper_id=arxiv_paper_id(arxiv_id) if arxiv_id else title_paper_id(draft.title),
-                title=draft.title,
-                date=self.date,
-                abstract=clean(draft.values.get("abstract", "")),
-                authors=draft.authors,
-                url=arxiv_url(arxiv_id) if arxiv_id else raw_url,
-                source=SOURCE,
-            )
+        paper = Paper(
+            paper_id=arxiv_paper_id(arxiv_id) if arxiv_id else title_paper_id(draft.title),
+            title=draft.title,
+            date=self.date,
+            abstract=clean(draft.values.get("abstract", "")),
+            authors=draft.authors,
+            url=arxiv_url(arxiv_id) if arxiv_id else raw_url,
+            source=SOURCE,
         )
+        self.papers.append(Located(paper, Location(self.source_name, line=draft.line)))
+
+
+def read_markdown(
+    text: str, *, date: dt.date | None = None, source_name: str = "<feed>"
+) -> ParsedFeed:
+    """Read a daily arXiv digest in Markdown; each paper is located at its ``## Title`` line.
+
+    A malformed line fails the whole digest (its papers cannot be told apart after it).
+
+    Raises:
+        FeedError: As :func:`parse_markdown`.
+    """
+    listing_day = require_date(date, source_name)
+    check_input(text, source_name)
+    return ParsedFeed(papers=_Reader(source_name, listing_day).read(text))
 
 
 def parse_markdown(
@@ -181,6 +196,4 @@ def parse_markdown(
         FeedError: When ``date`` is missing, or a line is malformed or holds a NUL or a lone
             surrogate (the message names the line).
     """
-    listing_day = require_date(date, source_name)
-    check_input(text, source_name)
-    return _Reader(source_name, listing_day).read(text)
+    return read_markdown(text, date=date, source_name=source_name).strict()

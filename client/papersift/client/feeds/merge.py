@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Iterable
 
 from papersift.client._models import Paper
+from papersift.client.feeds.located import Located
 
 _FILLABLE = ("abstract", "authors", "categories", "url")
 
@@ -36,4 +37,18 @@ def merge_papers(papers: Iterable[Paper]) -> list[Paper]:
     for paper in papers:
         kept = merged.get(paper.paper_id)
         merged[paper.paper_id] = paper if kept is None else _fill(kept, paper)
+    return list(merged.values())
+
+
+def merge_located(papers: Iterable[Located]) -> list[Located]:
+    """:func:`merge_papers` for located papers: each merged paper keeps its first location."""
+    merged: dict[str, Located] = {}
+    for located in papers:
+        kept = merged.get(located.paper.paper_id)
+        if kept is None:
+            merged[located.paper.paper_id] = located
+        else:
+            merged[located.paper.paper_id] = Located(
+                _fill(kept.paper, located.paper), kept.location
+            )
     return list(merged.values())
