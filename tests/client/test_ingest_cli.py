@@ -189,3 +189,31 @@ def test_ingest_help_documents_the_repairs_and_skip_invalid(
     assert "Every source is read, repaired and checked before anything is sent" in text
     assert "not arXiv category codes" in text
     assert "FILE:LINE (paper id): field: problem" in text
+
+
+def test_a_hugging_face_listing_takes_the_link_and_authors_of_its_arxiv_paper(
+    server: tuple[str, Store], capsys: pytest.CaptureFixture[str]
+) -> None:
+    address, _ = server
+    arxiv_days = REPO_ROOT / "data" / "sample" / "arxiv-2025-04-01_03.jsonl.gz"
+    with gzip.open(arxiv_days, "rt", encoding="utf-8") as lines:
+        [record] = [r for r in map(json.loads, lines) if r["arxiv_id"] == "2503.23361"]
+    hf_page = str(SEEDS / "003_3a48079966754c24.txt")
+    assert run(capsys, "--server", address, "ingest", str(arxiv_days), "--no-progress")[0] == 0
+
+    status, _, err = run(
+        capsys, "--server", address, "ingest", hf_page, "--date", "2025-04-04", "--no-progress"
+    )
+
+    assert (status, err) == (0, "")
+    with Client(address) as client:
+        listing = client.rank_papers("anyone", "2025-04-04", limit=100)
+    assert listing.total == 80
+    by_title = {ranked.paper.title: ranked.paper for ranked in listing.papers}
+    matched = by_title[record["title"]]
+    assert matched.paper_id.startswith("title:")
+    assert matched.date.isoformat() == "2025-04-04"
+    assert matched.url == "https://arxiv.org/abs/2503.23361"
+    assert matched.authors == tuple(record["authors"])
+    # The other 79 papers are on no sample day: they stay as the page gives them.
+    assert [paper.title for paper in by_title.values() if paper.url] == [record["title"]]

@@ -8,14 +8,16 @@ import random
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
+import sqlalchemy as sa
 
 import papersift.core.store
 from papersift.core import limits
 from papersift.core.errors import InvalidInput, StoreUnavailable, TooLarge
 from papersift.core.store import Revisions, Store
+from papersift.core.titles import title_key
 from papersift.core.types import (
     EventId,
     Interaction,
@@ -452,3 +454,126 @@ def test_purge_forgets_erasures_older_than_the_given_time(store: Store) -> None:
     assert store.purge_erasures(before=cut - dt.timedelta(days=1)) == 0
     assert store.purge_erasures(before=cut) == 1
     assert store.revisions(ALICE, DAY).erased_at is None
+
+
+# -- papers known by title only ----------------------------------------------------------------
+
+HF_DAY = dt.date(2025, 5, 9)
+ARXIV_TITLE = "Discovering Knowledge Deficiencies of Language Models on Massive Knowledge Base"
+
+
+def hf_paper(title: str = ARXIV_TITLE, **fields: Any) -> Paper:
+    """A paper of the Hugging Face Daily Papers page text: a title id, no URL, no authors."""
+    paper = Paper(
+        paper_id=PaperId("title:0123456789abcdef"),
+        title=title,
+        date=HF_DAY,
+        abstract="The abstract as the Hugging Face page gives it.",
+        source="hf-daily",
+    )
+    return dataclasses.replace(paper, **fields)
+
+
+def test_a_title_paper_takes_the_link_and_authors_of_its_arxiv_listing(store: Store) -> None:
+    arxiv = make_paper(1, title=ARXIV_TITLE)
+    store.upsert_papers([arxiv, make_paper(2)])
+
+    assert store.upsert_papers([hf_paper()]) == UpsertResult(1, 0, 0)
+
+    [stored] = store.papers_for_date(HF_DAY)
+    # Its own id, title, day, abstract and source: it is the listing of the Hugging Face day.
+    assert stored == hf_paper(url=arxiv.url, authors=arxiv.authors, categories=arxiv.categories)
+    # Upserting it again as the page gives it changes nothing.
+    assert store.upsert_papers([hf_paper()]) == UpsertResult(0, 0, 1)
+
+
+def test_a_title_paper_keeps_its_own_abstract_and_categories_when_it_has_them(
+    store: Store,
+) -> None:
+    arxiv = make_paper(1, title=ARXIV_TITLE)
+    store.upsert_papers([arxiv])
+
+    store.upsert_papers([hf_paper(abstract="", categories=("cs.CL",), url="https://hf.co/x")])
+
+    [stored] = store.papers_for_date(HF_DAY)
+    assert (stored.abstract, stored.categories) == (arxiv.abstract, ("cs.CL",))
+    assert (stored.url, stored.authors) == (arxiv.url, arxiv.authors)
+
+
+def test_titles_match_ignoring_case_and_in_the_same_batch(store: Store) -> None:
+    store.upsert_papers([make_paper(1, title=ARXIV_TITLE)])
+    shouted = hf_paper(ARXIV_TITLE.upper())
+    later = make_paper(2, title="Sparse Attention Heads Retrieve Long Contexts", date=HF_DAY)
+    same_batch = hf_paper(later.title.lower(), paper_id=PaperId("title:fedcba9876543210"))
+
+    store.upsert_papers([shouted, same_batch, later])
+
+    urls = {paper.paper_id: paper.url for paper in store.papers_for_date(HF_DAY)}
+    assert urls[shouted.paper_id] == make_paper(1).url
+    assert urls[same_batch.paper_id] == later.url
+
+
+def test_short_ambiguous_or_unknown_titles_stay_unlinked(store: Store) -> None:
+    twins = "Scaling Laws for Speculative Decoding"
+    store.upsert_papers(
+        [
+            make_paper(1, title=twins),
+            make_paper(2, title=twins),  # two arXiv papers of one title: which one is it?
+            make_paper(3, title="Attention Is Enough"),  # under four words: too common
+        ]
+    )
+    unlinked = [
+        hf_paper(twins, paper_id=PaperId("title:0000000000000001")),
+        hf_paper("Attention is enough", paper_id=PaperId("title:0000000000000002")),
+        hf_paper("A Paper Nobody Listed On arXiv", paper_id=PaperId("title:0000000000000003")),
+    ]
+
+    store.upsert_papers(unlinked)
+
+    assert sorted(store.papers_for_date(HF_DAY), key=lambda paper: paper.paper_id) == unlinked
+
+
+def test_versions_of_one_arxiv_paper_link_to_its_latest_listing(store: Store) -> None:
+    first = make_paper(1, title=ARXIV_TITLE)
+    second = dataclasses.replace(
+        first, paper_id=PaperId(f"{first.paper_id}v2"), date=NEXT_DAY, url=f"{first.url}v2"
+    )
+    store.upsert_papers([first, second])
+
+    store.upsert_papers([hf_paper()])
+
+    [stored] = store.papers_for_date(HF_DAY)
+    assert stored.url == second.url
+
+
+def test_linking_asks_one_query_for_the_whole_batch(store: Store) -> None:
+    store.upsert_papers([make_paper(n, title=f"{ARXIV_TITLE} part {n}") for n in range(40)])
+    batch = [
+        hf_paper(f"{ARXIV_TITLE} part {n}", paper_id=PaperId(f"title:{n:016x}")) for n in range(40)
+    ]
+    statements: list[str] = []
+    engine = store._writer.engine  # the test counts the queries a write sends
+
+    def count(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        store.upsert_papers(batch)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+
+    assert sum("lower(papers.title)" in statement for statement in statements) == 1
+    assert all(paper.url for paper in store.papers_for_date(HF_DAY))
+
+
+def test_the_stores_title_key_is_the_one_never_twice_compares() -> None:
+    from papersift.server import identity
+
+    titles = [
+        ARXIV_TITLE,
+        "Über  Größe: L$^2$M, a Test!",
+        "Émile's LLM-Test of Things",
+        "Too short",
+    ]
+    assert [title_key(title) for title in titles] == [identity.title_key(t) for t in titles]

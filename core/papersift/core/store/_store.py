@@ -23,6 +23,11 @@ from papersift.core.store._engine import (
     parse_url,
     unavailable,
 )
+from papersift.core.store._links import (
+    arxiv_papers_titled,
+    link_title_papers,
+    titles_to_look_up,
+)
 from papersift.core.store.schema import (
     UtcDateTime,
     day_revisions,
@@ -133,6 +138,10 @@ class Store:
 
     def upsert_papers(self, papers: Sequence[Paper]) -> UpsertResult:
         """Insert new papers and update changed ones, keyed by ``paper_id``.
+
+        A paper known only by its title (id ``title:...``) that matches exactly one arXiv paper
+        by title, stored or in the batch, takes that paper's URL and authors, and its categories
+        and abstract where it has none (see ``papersift.core.store._links``).
 
         Raises ``InvalidInput`` or ``TooLarge`` (naming the field) before anything is written.
         """
@@ -413,6 +422,10 @@ class Store:
         # Rows are locked and written in paper_id order so that concurrent batches sharing
         # papers wait for each other instead of deadlocking.
         incoming = sorted(batch, key=lambda paper: paper.paper_id)
+        titles = titles_to_look_up(incoming)
+        if titles:
+            rows = connection.execute(arxiv_papers_titled(titles)).mappings()
+            incoming = link_title_papers(incoming, [_paper_from_row(row) for row in rows])
         stored = self._lock_papers(connection, [paper.paper_id for paper in incoming])
         new: list[dict[str, Any]] = []
         changed: list[dict[str, Any]] = []
