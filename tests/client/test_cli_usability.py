@@ -360,7 +360,5 @@ def test_record_sends_a_large_file_in_batches_the_server_accepts(
             }
             out.write(json.dumps(event) + "\n")
 
-    status, out_text, err = run(
-        capsys, "--server", hundred_papers, "record", "--file", str(events)
-    )
+    status, out_text, err = run(capsys, "--server", hundred_papers, "record", "--file", str(events))
     assert (status, out_text) == (0, "accepted 2500, duplicates 0\n"), err

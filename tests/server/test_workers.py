@@ -166,6 +166,12 @@ def test_every_worker_serves_and_metrics_add_up(supervisor: Supervisor) -> None:
     log = supervisor.log.read_text()
     assert '"rpc": "RankPapers", "status": "OK"' in log
     assert '"user_id": "u39"' in log
+    # --workers 2 without Redis: the supervisor states the trade-off once.
+    warning = next(json.loads(line) for line in log.splitlines() if "caches on its own" in line)
+    assert warning["level"] == "WARNING"
+    assert "the next page of a list may be ranked again by another worker" in warning["message"]
+    assert "DeleteUser clears only one worker's lists" in warning["message"]
+    assert log.count("caches on its own") == 1
 
 
 def test_a_killed_worker_is_replaced(supervisor: Supervisor) -> None:

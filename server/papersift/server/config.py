@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -15,9 +16,49 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 LogFormat = Literal["text", "json"]
 
 
-def _cores() -> int:
-    """CPUs this process may run on (the affinity mask, so a container's cpuset counts)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def _cores(cgroup_root: Path = CGROUP_ROOT) -> int:
+    """CPUs this process may use: the affinity mask (a container's cpuset), capped by a CPU
+    quota (a container's ``--cpus`` or a Kubernetes CPU limit, cgroup v2 or v1), rounded up.
+
+    A container limited to 2 CPUs on a 64-core host sees 64 CPUs in its affinity mask.
+    """
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    quota = _cpu_quota(cgroup_root)
+    return max(1, min(count or 1, math.ceil(quota) if quota else count or 1))
+
+
+def _cpu_quota(cgroup_root: Path) -> float | None:
+    """CPUs' worth of time the cgroup may use per period, or ``None`` for no limit."""
+    try:
+        quota, _, period = (cgroup_root / "cpu.max").read_text().partition(" ")
+        if quota != "max":
+            return int(quota) / int(period)
+        return None
+    except (OSError, ValueError):
+        pass
+    try:
+        quota_us = int((cgroup_root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period_us = int((cgroup_root / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota_us / period_us if quota_us > 0 and period_us > 0 else None
+
+
+def default_workers(redis_url: str | None) -> int:
+    """Workers when ``workers`` is not set: the CPU count with Redis, one without.
+
+    Without Redis each worker has a cache of its own: a list's next page may be ranked again on
+    another worker, and DeleteUser clears one worker's lists. Several workers then only when
+    asked for (``--workers N``).
+    """
+    return _cores() if redis_url else 1
+
+
+def _default_workers(data: dict[str, Any]) -> int:
+    return default_workers(data.get("redis_url"))
 
 
 def default_workers(redis_url: str | None) -> int:
@@ -107,6 +148,12 @@ class Settings(BaseSettings):
         le=100_000,
         description="calls a worker runs at once; beyond it gRPC answers RESOURCE_EXHAUSTED",
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        resolve_url(value)  # a DatabaseUrlError (ValueError) names the two URL forms
+        return value
 
     @field_validator("database_url")
     @classmethod
