@@ -20,6 +20,7 @@ from papersift.client.feeds import (
     merge_located,
     prepare,
 )
+from papersift.client.feeds.located import read_records
 from tests.conftest import FIXTURES
 
 FEEDS = FIXTURES / "feeds"
@@ -155,3 +156,18 @@ def test_prepare_lists_every_record_that_cannot_be_sent_in_input_order() -> None
         "a.jsonl:5 (arxiv:2503.00002): url: 'gopher://x' is not an http(s) URL",
     ]
     assert [paper.paper_id for paper in prepared.papers] == ["arxiv:2503.00004", "arxiv:2503.00001"]
+
+
+def test_fail_fast_stops_at_the_first_bad_record() -> None:
+    calls: list[int] = []
+
+    def bad(number: int) -> Paper:
+        calls.append(number)
+        raise FeedError("f", f"bad record {number}", location=f"line {number}")
+
+    records = [(Location("f", line=n), lambda n=n: bad(n)) for n in (1, 2, 3)]
+
+    with pytest.raises(FeedError, match="bad record 1"):
+        read_records(records, fail_fast=True)
+    assert calls == [1]
+    assert [location.line for location, _ in read_records(records).rejected] == [1, 2, 3]

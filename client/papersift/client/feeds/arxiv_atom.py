@@ -104,12 +104,17 @@ def _entry(entry: Element, index: int, date: dt.date | None, source_name: str) -
 
 
 def read_arxiv_atom(
-    text: str, *, date: dt.date | None = None, source_name: str = "<feed>"
+    text: str,
+    *,
+    date: dt.date | None = None,
+    source_name: str = "<feed>",
+    fail_fast: bool = False,
 ) -> ParsedFeed:
     """Read an arXiv API Atom response, each entry on its own.
 
     An entry that :func:`parse_arxiv_atom` would fail on is rejected alone (naming it); bad
     XML, a root that is not an Atom ``<feed>`` or an error answer of the API fail the feed.
+    With ``fail_fast``, the first bad entry raises at once.
 
     Raises:
         FeedError: For a feed that fails whole (see above).
@@ -123,10 +128,11 @@ def read_arxiv_atom(
     entries = root.findall("atom:entry", _NS)
     for entry in entries:
         _refuse_api_error(entry, source_name)
-    return read_records(
+    records = (
         (Location(source_name, entry=index), partial(_entry, entry, index, date, source_name))
         for index, entry in enumerate(entries, 1)
     )
+    return read_records(records, fail_fast=fail_fast)
 
 
 def parse_arxiv_atom(
@@ -148,4 +154,4 @@ def parse_arxiv_atom(
             date (the message names the entry, counted from 1).
         MissingExtraError: When defusedxml is not installed.
     """
-    return read_arxiv_atom(text, date=date, source_name=source_name).strict()
+    return read_arxiv_atom(text, date=date, source_name=source_name, fail_fast=True).strict()

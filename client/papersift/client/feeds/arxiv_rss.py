@@ -116,12 +116,17 @@ class _Item:
 
 
 def read_arxiv_rss(
-    text: str, *, date: dt.date | None = None, source_name: str = "<feed>"
+    text: str,
+    *,
+    date: dt.date | None = None,
+    source_name: str = "<feed>",
+    fail_fast: bool = False,
 ) -> ParsedFeed:
     """Read an arXiv RSS 2.0 feed, each item on its own.
 
     An item that :func:`parse_arxiv_rss` would fail on is rejected alone (naming its entry);
     bad XML or a document that is not ``<rss>`` with a ``<channel>`` fail the feed.
+    With ``fail_fast``, the first bad item raises at once.
 
     Raises:
         FeedError: For a feed that fails whole (see above).
@@ -136,13 +141,14 @@ def read_arxiv_rss(
     if channel is None:
         raise FeedError(source_name, "missing <channel>")
     channel_day = child_text(channel, "pubDate")
-    return read_records(
+    records = (
         (
             Location(source_name, entry=index),
             partial(_Item(item, index, source_name).paper, channel_day, date),
         )
         for index, item in enumerate(channel.findall("item"), 1)
     )
+    return read_records(records, fail_fast=fail_fast)
 
 
 def parse_arxiv_rss(
@@ -165,4 +171,4 @@ def parse_arxiv_rss(
             the entry, counted from 1).
         MissingExtraError: When defusedxml is not installed.
     """
-    return read_arxiv_rss(text, date=date, source_name=source_name).strict()
+    return read_arxiv_rss(text, date=date, source_name=source_name, fail_fast=True).strict()

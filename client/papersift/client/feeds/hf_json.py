@@ -102,12 +102,17 @@ def _api_error(decoded: object) -> str | None:
 
 
 def read_hf_json(
-    text: str, *, date: dt.date | None = None, source_name: str = "<feed>"
+    text: str,
+    *,
+    date: dt.date | None = None,
+    source_name: str = "<feed>",
+    fail_fast: bool = False,
 ) -> ParsedFeed:
     """Read a Hugging Face Daily Papers API response, each item on its own.
 
     An item that :func:`parse_hf_json` would fail on is rejected alone (naming its entry);
-    a document that is not a JSON list of items fails whole.
+    a document that is not a JSON list of items fails whole. With ``fail_fast``, the first
+    bad item raises at once.
 
     Raises:
         FeedError: When the text holds a NUL or a lone surrogate, the JSON is invalid, not a
@@ -131,10 +136,11 @@ def read_hf_json(
 
         return _paper(value, date, fail)
 
-    return read_records(
+    records = (
         (Location(source_name, entry=index), partial(reader, index, value))
         for index, value in enumerate(decoded, 1)
     )
+    return read_records(records, fail_fast=fail_fast)
 
 
 def parse_hf_json(
@@ -156,4 +162,4 @@ def parse_hf_json(
             arXiv id, a title or a date or holds a NUL or lone surrogate in a string (naming
             the entry, counted from 1).
     """
-    return read_hf_json(text, date=date, source_name=source_name).strict()
+    return read_hf_json(text, date=date, source_name=source_name, fail_fast=True).strict()

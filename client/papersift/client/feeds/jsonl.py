@@ -59,12 +59,17 @@ def _paper(line: str, date: dt.date | None, fail: Fail) -> Paper:
 
 
 def read_jsonl(
-    text: str, *, date: dt.date | None = None, source_name: str = "<feed>"
+    text: str,
+    *,
+    date: dt.date | None = None,
+    source_name: str = "<feed>",
+    fail_fast: bool = False,
 ) -> ParsedFeed:
     """Read JSON Lines in the arxiv-2025q2 format, each line on its own.
 
     A line that :func:`parse_jsonl` would fail on (including one holding a NUL or a lone
     surrogate) is rejected alone, with the error naming it; the other lines are read.
+    With ``fail_fast``, the first bad line raises at once.
     """
 
     def reader(number: int, line: str) -> Paper:
@@ -76,11 +81,12 @@ def read_jsonl(
             raise fail(f"contains {bad}; feeds must be plain UTF-8 text")
         return _paper(line, date, fail)
 
-    return read_records(
+    records = (
         (Location(source_name, line=number), partial(reader, number, line))
         for number, line in enumerate(split_lines(text), 1)
         if line.strip()
     )
+    return read_records(records, fail_fast=fail_fast)
 
 
 def parse_jsonl(
@@ -102,4 +108,4 @@ def parse_jsonl(
             line.
     """
     check_input(text, source_name)
-    return read_jsonl(text, date=date, source_name=source_name).strict()
+    return read_jsonl(text, date=date, source_name=source_name, fail_fast=True).strict()
