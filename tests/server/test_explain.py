@@ -89,6 +89,23 @@ def test_capitals_of_a_title_or_a_sentence_start_are_taken_off_and_acronyms_kept
     assert about([("transformer", 0.9)], sentence_case) == (
         "about Transformer, as papers you liked"
     )
+    # The words an acronym stands for are capitalised where it is introduced, not elsewhere.
+    expanded = PaperText(
+        "A study",
+        "We test Large Language Models (LLMs). Large language models fail; LLMs too.",
+        STOP,
+    )
+    terms = [("language", 0.9), ("llms", 0.8)]
+    assert about(terms, expanded) == "about language and LLMs, as papers you liked"
+    only_expanded = PaperText("A study", "We test Large Language Models (LLMs) on maths.", STOP)
+    assert about(terms, only_expanded) == "about language and LLMs, as papers you liked"
+    splatting = PaperText(
+        "BOGausS: Better Optimized Gaussian Splatting",
+        "We improve 3D Gaussian Splatting (3DGS), which fits each Gaussian to the scene.",
+        STOP,
+    )
+    terms = [("splatting", 0.9), ("gaussian", 0.8), ("3dgs", 0.7)]
+    assert about(terms, splatting) == "about splatting, Gaussian and 3DGS, as papers you liked"
 
 
 def test_stems_are_not_repeated() -> None:

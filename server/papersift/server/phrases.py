@@ -46,6 +46,8 @@ _NOT_PROSE = re.compile(r"(?:https?://|www\.)\S+|\S+\.(?:com|org|net|io|ai)\b\S*
 # The stop words a phrase may run over between its words: "bag of words", "state of the art";
 # "learning and vision" or "tool for diagnosing" are two things, not one phrase.
 _GLUE = frozenset({"of", "the", "an"})
+# Capitalised words that spell out the acronym after them: "Large Language Models (LLMs)".
+_EXPANDS = re.compile(rf"(?:[\s{_HYPHENS}]+[A-Z][\w{_HYPHENS}]*)*\s*\(\s*\w*[A-Z]\w*[A-Z]\w*\s*\)")
 _SENTENCE_END = ".!?:"
 _OPENERS = "([{\"'\u201c\u2018"
 _MAX_GLUE = 2
@@ -131,7 +133,6 @@ class _Token:
     start: int
     end: int
     word: str  # lower-cased
-    index: int  # among all tokens, stop words included
     prose: bool  # not part of an address or a TeX command
 
 
@@ -155,10 +156,10 @@ class PaperText:
         self._all: list[_Token] = []
         self._kept: list[_Token] = []
         self._at: dict[str, list[int]] = {}
-        for index, match in enumerate(_TOKEN.finditer(self.text)):
+        for match in _TOKEN.finditer(self.text):
             start, end = match.span()
             prose = not any(s <= start and end <= e for s, e in not_prose)
-            token = _Token(start, end, match.group().lower(), index, prose)
+            token = _Token(start, end, match.group().lower(), prose)
             self._all.append(token)
             if token.word not in stop:
                 self._at.setdefault(token.word, []).append(len(self._kept))
@@ -171,9 +172,11 @@ class PaperText:
         """``term`` (a featurizer term: words joined by spaces) as the paper writes it.
 
         The first occurrence whose capitals mean something (mid-sentence in the abstract, or in
-        a title written in sentence case) wins; failing that the first occurrence, with the
-        capitals of a title or a sentence start taken off ("Language" → "language", while
-        "LLMs" and "RAG" stay). A hyphenated word is shown whole ("box" → "black-box").
+        a title written in sentence case) wins, one in lower case before a capitalised one,
+        and the words an acronym stands for ("Large Language Models (LLMs)") count as
+        capitalised by position; failing that the first occurrence, with the capitals of a
+        title or a sentence start taken off ("Language" → "language", while "LLMs" and "RAG"
+        stay). A hyphenated word is shown whole ("box" → "black-box").
 
         Returns:
             ``None`` when the paper does not have the term as one stretch of its prose.
@@ -186,17 +189,31 @@ class PaperText:
                 found.append(self._extend(first, last))
         if not found:
             return None
-        for start, end in found:
-            if self._meaningful_case(start):
-                return self.phrase(start, end)
+        meaningful = [
+            (start, end)
+            for start, end in found
+            if self._meaningful_case(start) and not _EXPANDS.match(self.text, end)
+        ]
+        if meaningful:
+            plain = [
+                (start, end)
+                for start, end in meaningful
+                if _decapitalize(self.text[start:end], every=True) == self.text[start:end]
+            ]
+            start, end = (plain or meaningful)[0]
+            return self.phrase(start, end)
         start, end = found[0]
-        return self.phrase(start, end, decapitalize=True)
+        every = _EXPANDS.match(self.text, end) is not None
+        return self.phrase(start, end, decapitalize=True, every=every)
 
-    def phrase(self, start: int, end: int, *, decapitalize: bool = False) -> Phrase:
-        """The phrase of ``text[start:end]``, capitals of position taken off if asked."""
+    def phrase(
+        self, start: int, end: int, *, decapitalize: bool = False, every: bool = False
+    ) -> Phrase:
+        """The phrase of ``text[start:end]``; with ``decapitalize`` the capitals of its first
+        word taken off (of ``every`` word, and of every word in a title-cased title)."""
         shown = self.text[start:end]
         if decapitalize:
-            every = start < self._title_end and self._title_cased
+            every = every or (start < self._title_end and self._title_cased)
             shown = _decapitalize(shown, every=every)
         covered = tuple(t.word for t in self._kept if start <= t.start and t.end <= end)
         return Phrase(shown, covered, start, end)
