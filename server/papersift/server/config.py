@@ -61,20 +61,6 @@ def _default_workers(data: dict[str, Any]) -> int:
     return default_workers(data.get("redis_url"))
 
 
-def default_workers(redis_url: str | None) -> int:
-    """Workers when ``workers`` is not set: the CPU count with Redis, one without.
-
-    Without Redis each worker has a cache of its own: a list's next page may be ranked again on
-    another worker, and DeleteUser clears one worker's lists. Several workers then only when
-    asked for (``--workers N``).
-    """
-    return _cores() if redis_url else 1
-
-
-def _default_workers(data: dict[str, Any]) -> int:
-    return default_workers(data.get("redis_url"))
-
-
 class Settings(BaseSettings):
     """Everything the server needs to start, validated once and passed in."""
 
@@ -148,12 +134,6 @@ class Settings(BaseSettings):
         le=100_000,
         description="calls a worker runs at once; beyond it gRPC answers RESOURCE_EXHAUSTED",
     )
-
-    @field_validator("database_url")
-    @classmethod
-    def _check_database_url(cls, value: str) -> str:
-        resolve_url(value)  # a DatabaseUrlError (ValueError) names the two URL forms
-        return value
 
     @field_validator("database_url")
     @classmethod
