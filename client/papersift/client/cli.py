@@ -342,6 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="drop papers the reader interacted with or was shown on earlier days",
     )
     rules.add_argument(
+        "--exclude-touched",
+        action="store_true",
+        help="drop papers the reader clicked, saved or dismissed, on any day",
+    )
+    rules.add_argument(
         "--diversity",
         type=number(at_least=0, at_most=1),
         default=0.0,
@@ -552,6 +557,7 @@ def _rank_filters(args: argparse.Namespace) -> RankFilters | None:
         must_not_keywords=tuple(args.must_not_keywords),
         followed_authors=tuple(args.followed_authors),
         exclude_seen=args.exclude_seen,
+        exclude_touched=args.exclude_touched,
     )
     return None if filters == RankFilters() else filters
 
