@@ -5,6 +5,7 @@ Against a real server wherever a server is involved; the pipe tests run the real
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -362,3 +363,118 @@ def test_record_sends_a_large_file_in_batches_the_server_accepts(
 
     status, out_text, err = run(capsys, "--server", hundred_papers, "record", "--file", str(events))
     assert (status, out_text) == (0, "accepted 2500, duplicates 0\n"), err
+
+
+# --- 10. the days that have papers -------------------------------------------------------
+
+
+@pytest.fixture
+def three_days(server_address: str) -> str:
+    """A real server with 3 papers on 2025-03-05, 1 on 2025-03-06 and 12 on 2025-03-07."""
+    counts = {dt.date(2025, 3, 5): 3, dt.date(2025, 3, 6): 1, dt.date(2025, 3, 7): 12}
+    papers = []
+    for day, count in counts.items():
+        papers += [make_paper(day.day * 100 + n, day) for n in range(count)]
+    with Client(server_address) as client:
+        client.upsert_papers(papers)
+    return server_address
+
+
+def test_days_lists_each_day_with_its_count_and_a_total(
+    three_days: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = run(capsys, "--server", three_days, "days")
+
+    assert status == 0, err
+    assert out.splitlines() == [
+        "date        papers",
+        "2025-03-05       3",
+        "2025-03-06       1",
+        "2025-03-07      12",
+        "total: 3 days, 16 papers",
+    ]
+
+
+def test_days_from_and_to_bound_the_list(
+    three_days: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = run(capsys, "--server", three_days, "days", "--from", "2025-03-06")
+    assert status == 0
+    assert out.splitlines()[1:] == [
+        "2025-03-06       1",
+        "2025-03-07      12",
+        "total: 2 days, 13 papers",
+    ]
+
+    status, out, _ = run(
+        capsys, "--server", three_days, "days", "--from", "2025-03-06", "--to", "2025-03-06"
+    )
+    assert out.splitlines()[1:] == ["2025-03-06       1", "total: 1 day, 1 paper"]
+
+    status, out, _ = run(capsys, "--server", three_days, "days", "--to", "2025-03-04")
+    assert (status, out) == (0, "no days with papers in that range\n")
+
+
+def test_days_json_for_scripts(three_days: str, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, "--server", three_days, "days", "--json", "--to", "2025-03-06")
+
+    assert status == 0
+    assert json.loads(out) == {
+        "days": [{"date": "2025-03-05", "papers": 3}, {"date": "2025-03-06", "papers": 1}],
+        "total_days": 2,
+        "total_papers": 4,
+        "truncated": False,
+    }
+
+
+def test_days_limit_keeps_the_latest_and_says_older_were_left_out(
+    three_days: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = run(capsys, "--server", three_days, "days", "--limit", "2")
+
+    assert status == 0
+    assert out.splitlines()[1:] == [
+        "2025-03-06       1",
+        "2025-03-07      12",
+        "total: 2 days, 13 papers; older days left out (narrow with --from, or raise --limit)",
+    ]
+    status, out, _ = run(capsys, "--server", three_days, "days", "--limit", "2", "--json")
+    assert json.loads(out)["truncated"] is True
+
+
+def test_days_of_an_empty_store(server_address: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "--server", server_address, "days") == (0, "no days with papers\n", "")
+
+
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        (("--from", "2025-03-07", "--to", "2025-03-01"), "--to 2025-03-01 is before --from"),
+        (("--from", "March"), "'March' is not a date; write YYYY-MM-DD"),
+        (("--limit", "10001"), "must be 1 to 10000, got 10001"),
+    ],
+)
+def test_days_checks_its_arguments_before_sending(
+    capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], problem: str
+) -> None:
+    assert problem in usage_error(capsys, "--server", "127.0.0.1:9", "days", *argv)
+
+
+def test_rank_of_a_day_without_papers_points_at_days(
+    three_days: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = run(
+        capsys, "--server", three_days, "rank", "--user", "u", "--date", "2025-03-10"
+    )
+
+    assert (status, out) == (1, "")
+    assert err.splitlines()[-1] == "hint: `papersift days` lists the days that have papers"
+
+
+def test_days_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["days", "--help"])
+    assert exited.value.code == 0
+    help_text = capsys.readouterr().out
+    assert "usage: papersift days" in help_text
+    assert "papersift days --from 2025-04-01 --to 2025-04-30" in help_text

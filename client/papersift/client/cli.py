@@ -35,6 +35,7 @@ from papersift.client._connection import (
 from papersift.client._errors import (
     DeadlineExceeded,
     InvalidArgument,
+    NotFound,
     PaperSiftError,
     Unavailable,
 )
@@ -61,6 +62,7 @@ KINDS = tuple(kind.value for kind in InteractionKind)
 
 # The server's limits, checked before anything is sent.
 MAX_PAGE_SIZE = 100
+MAX_DAYS = 10_000
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -147,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  papersift ingest papers.jsonl\n"
             "  papersift record --user alice --paper arxiv:2503.04725 --kind save\n"
             "  papersift rank --user alice --date 2025-03-07\n"
+            "  papersift days --from 2025-03-01\n"
             "  papersift --server ranker.internal:50051 model-info\n"
             "\n"
             "exit status: 0 success, 1 the server refused or could not be reached,\n"
@@ -379,6 +382,45 @@ def build_parser() -> argparse.ArgumentParser:
     )
     delete_user.add_argument("--user", required=True, help="the reader to erase")
     delete_user.add_argument("--yes", action="store_true", help="confirm the erasure")
+
+    days = _command(
+        subparsers,
+        "days",
+        common=common,
+        help="list the listing days that have papers, with how many",
+        epilog=(
+            "Oldest first. Without --limit the server returns its latest 1,000 days at most;\n"
+            "the total line says when older days were left out.\n"
+            "\n"
+            "examples:\n"
+            "  papersift days\n"
+            "  papersift days --from 2025-04-01 --to 2025-04-30\n"
+            "  papersift days --json | jq '.days[-1].date'"
+        ),
+        handler=_cmd_days,
+    )
+    days.add_argument(
+        "--from",
+        dest="start",
+        type=listing_date,
+        metavar="YYYY-MM-DD",
+        help="first day to list (default: the first listed day)",
+    )
+    days.add_argument(
+        "--to",
+        dest="end",
+        type=listing_date,
+        metavar="YYYY-MM-DD",
+        help="last day to list (default: the last listed day)",
+    )
+    days.add_argument(
+        "--limit",
+        type=whole_number(1, MAX_DAYS),
+        default=0,
+        metavar="N",
+        help=f"most days, the latest kept, 1 to {MAX_DAYS:,} (default: the server's 1,000)",
+    )
+    days.add_argument("--json", action="store_true", help="print one JSON object for scripts")
 
     digest_cli.add_parser(subparsers, parents=[common])
     return parser
@@ -698,6 +740,39 @@ def _cmd_delete_user(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_days(args: argparse.Namespace) -> int:
+    if args.start is not None and args.end is not None and args.end < args.start:
+        args.command_parser.error(f"--to {args.end} is before --from {args.start}")
+    with _connect(args) as client:
+        listed = client.list_days(args.start, args.end, limit=args.limit)
+    papers = sum(day.papers for day in listed.days)
+    if args.json:
+        document = {
+            "days": [{"date": day.date.isoformat(), "papers": day.papers} for day in listed.days],
+            "total_days": len(listed.days),
+            "total_papers": papers,
+            "truncated": listed.truncated,
+        }
+        print(json.dumps(document))
+        return EXIT_OK
+    if not listed.days:
+        unbounded = args.start is None and args.end is None
+        print("no days with papers" + ("" if unbounded else " in that range"))
+        return EXIT_OK
+    width = max(len("papers"), len(f"{papers:,}"))
+    print(f"{'date':<10}  {'papers':>{width}}")
+    for day in listed.days:
+        print(f"{day.date.isoformat():<10}  {day.papers:>{width},}")
+    total = (
+        f"total: {len(listed.days):,} {_plural(len(listed.days), 'day', 'days')}, "
+        f"{papers:,} {_plural(papers, 'paper', 'papers')}"
+    )
+    if listed.truncated:
+        total += "; older days left out (narrow with --from, or raise --limit)"
+    print(total)
+    return EXIT_OK
+
+
 # --- entry point ----------------------------------------------------------------------------
 
 
@@ -755,6 +830,8 @@ def _main(argv: Sequence[str] | None) -> int:
             print(f"hint: is papersift-server running at {args.server}?", file=sys.stderr)
         elif isinstance(exc, DeadlineExceeded):
             print("hint: give the server more time with --timeout SECONDS", file=sys.stderr)
+        elif isinstance(exc, NotFound) and "no papers are listed" in exc.details:
+            print("hint: `papersift days` lists the days that have papers", file=sys.stderr)
         elif isinstance(exc, InvalidArgument) and "unknown paper" in exc.details:
             print(
                 "hint: paper ids name their source, e.g. arxiv:2504.02921; "
