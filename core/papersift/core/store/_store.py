@@ -372,6 +372,27 @@ class Store:
         row = self._read(lambda connection: connection.execute(statement).one())
         return _as_date(row[0]), _as_date(row[1])
 
+    def global_revisions(self) -> tuple[int, int]:
+        """The sums of every day's papers and activity revisions.
+
+        The first grows whenever any paper is inserted or changed, the second with every
+        interaction recorded or deleted anywhere: cheap change detectors for the whole store.
+        """
+        statement = sa.select(
+            sa.func.coalesce(sa.func.sum(day_revisions.c.papers_rev), 0),
+            sa.func.coalesce(sa.func.sum(day_revisions.c.activity_rev), 0),
+        )
+        row = self._read(lambda connection: connection.execute(statement).one())
+        return int(row[0]), int(row[1])
+
+    def latest_papers(self, limit: int) -> list[Paper]:
+        """Up to ``limit`` papers of the latest listing days, ordered by day then ``paper_id``."""
+        statement = (
+            sa.select(papers).order_by(papers.c.date.desc(), papers.c.paper_id.desc()).limit(limit)
+        )
+        rows = self._read(lambda connection: connection.execute(statement).mappings().all())
+        return [_paper_from_row(row) for row in reversed(rows)]
+
     def liked_counts(self) -> dict[PaperId, int]:
         """Per paper, how many distinct readers saved or clicked it, over all days (counts > 0).
 
