@@ -3,10 +3,12 @@ of workers, and a start-up log that says where the time goes (issue 11, delivera
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,6 +22,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from papersift.core.errors import StoreNotFound
 from papersift.core.store import DatabaseUrlError, require_existing, resolve_url
+from papersift.server.app import PaperSiftServer
 from papersift.server.cli import main as server_main
 from papersift.server.config import Settings, _cores
 from papersift.v1 import ranker_pb2 as pb
@@ -303,3 +306,34 @@ def test_serve_with_redis_and_any_port_runs_one_worker(
     assert len({r["process"] for r in records}) == 1
     if _cores() > 1:  # the default would be several workers, which cannot share port 0
         assert any("any free port, which workers cannot share" in m for m in messages)
+
+
+async def test_a_store_that_comes_up_late_is_retried_at_least_every_two_seconds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = PaperSiftServer(
+        settings(
+            database_url=f"postgresql+psycopg://postgres@127.0.0.1:{port}/papersift",
+            model_dir=tmp_path / "models",
+            redis_url=None,
+        )
+    )
+    delays: list[float] = []
+
+    async def no_sleep(delay: float) -> None:
+        delays.append(delay)
+        if len(delays) == 8:
+            raise asyncio.CancelledError
+
+    monkeypatch.setattr(asyncio, "sleep", no_sleep)  # the one app.py calls
+    try:
+        with pytest.raises(asyncio.CancelledError):
+            await server._become_ready()
+    finally:
+        server._store.close()
+
+    assert delays[:3] == [0.5, 1.0, 2.0]
+    assert max(delays) == 2.0

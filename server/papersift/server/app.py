@@ -32,7 +32,7 @@ RANKER_SERVICE = ranker_pb2.DESCRIPTOR.services_by_name["Ranker"].full_name
 # (limits.MAX_BATCH_RANKED papers); larger requests get RESOURCE_EXHAUSTED from gRPC itself.
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 # A store that comes up late (a database starting next to the server) is noticed within this.
-_READINESS_MAX_BACKOFF = 5.0
+_READINESS_MAX_BACKOFF = 2.0
 
 
 class PaperSiftServer:
