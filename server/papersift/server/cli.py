@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ try:
     from pydantic import ValidationError
 
     from papersift.core.errors import StoreUnavailable
+    from papersift.core.pipes import run_without_broken_pipe
     from papersift.core.store import Store, resolve_url, sqlite_path
     from papersift.server.api_keys import SCOPES, ApiKeysError, load_api_keys, new_api_key
     from papersift.server.config import Settings, default_workers, split_host_port
@@ -127,26 +127,7 @@ def _load_settings(args: argparse.Namespace) -> Settings:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code (141 when stdout was closed early)."""
-    return _without_broken_pipe(lambda: _main(argv))
-
-
-def _without_broken_pipe(run: Callable[[], int]) -> int:
-    """Run ``run``; a reader that closed stdout early (``| head``) ends it quietly with 141.
-
-    141 is what a shell reports for a process killed by SIGPIPE, as ``yes | head`` is. Output
-    still buffered then goes to /dev/null, so the interpreter's own flush at exit cannot fail
-    again (see "Note on SIGPIPE" in the Python documentation of the signal module).
-    """
-    try:
-        try:
-            return run()
-        finally:
-            sys.stdout.flush()  # here, not at exit: a closed pipe must fail where it is caught
-    except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-        return EXIT_BROKEN_PIPE
+    return run_without_broken_pipe(lambda: _main(argv))
 
 
 def _main(argv: Sequence[str] | None) -> int:
