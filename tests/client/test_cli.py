@@ -80,7 +80,11 @@ def test_ingest_with_a_bad_source_sends_nothing(
 
     assert status == 2
     assert out == ""
-    assert err == f"error: {BROKEN_FEED} line 2: missing 'title'\n"
+    assert err == (
+        f"error: {BROKEN_FEED}:2 (arxiv:2503.01007): missing 'title'\n"
+        "error: 1 record cannot be sent, so nothing was sent; fix it or pass --skip-invalid "
+        "to send the other 5 papers\n"
+    )
     # papers.jsonl was read fine, but nothing is sent unless every source is.
     with Client(server_address) as client, pytest.raises(NotFound):
         client.rank_papers("anyone", DAY)
