@@ -51,7 +51,6 @@ examples:
 """
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a process that SIGPIPE ended
 
 
 def _settings_flags(parser: argparse.ArgumentParser, *, store_only: bool = False) -> None:
