@@ -85,8 +85,8 @@ class DataSummary:
             f"data: {self.readers:,} readers, {self.papers:,} papers, "
             f"{self.interactions:,} interactions",
             f"  interactions by kind: {kinds}",
-            f"  days: {self.day_range} ({self.days:,} listing days of papers; "
-            f"interactions on {self.interaction_days:,} days)",
+            f"  days: {self.day_range} ({_count(self.days, 'listing day')} of papers; "
+            f"interactions on {_count(self.interaction_days, 'day')})",
         ]
         if self.unknown_papers:
             what = (
@@ -300,3 +300,7 @@ def interaction_matrices(
         (np.ones(len(neg_rows), dtype=np.float32), (neg_rows, neg_cols)), shape=shape
     )
     return Matrices(list(user_ids), positives, negatives)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"

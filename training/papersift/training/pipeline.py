@@ -153,8 +153,8 @@ def train(
     )
     if split.fallback:
         logger.warning("validation split: %s", split.summary())
-    else:
-        logger.info("validation split: %s", split.summary())
+    else:  # the run prints it with the results; a log line would say it twice
+        logger.debug("validation split: %s", split.summary())
     steps = _Steps(progress, validate=split.chosen is not None, epochs=options.model.epochs)
     history: list[dict[str, float]] = []
     comparison: dict[str, dict[str, float]] = {}
