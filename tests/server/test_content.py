@@ -162,7 +162,9 @@ async def test_an_untouched_day_is_ordered_by_the_community_then_newest(untraine
     assert before.strategy == pb.STRATEGY_POPULAR
     scores = [ranked.score for ranked in before.papers]
     assert scores == sorted(set(scores), reverse=True)  # ordered, not tied
-    assert "nobody has clicked or saved it yet" in before.papers[0].reasons[0]
+    assert before.papers[0].reasons[0] == (
+        "nobody here has clicked or saved a paper yet, so the newest come first"
+    )
     first_page = await untrained.rank("unknown", date=UNTOUCHED, limit=20)
 
     await _three_language_saves(untrained, "someone")

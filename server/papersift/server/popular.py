@@ -67,15 +67,20 @@ def rank_by_community(
     return [ScoredPaper(ids[index], float(scores[index])) for index in order]
 
 
-def popular_reason(score: float, community_known: bool) -> str:
+def popular_reason(score: float, *, anyone_liked: bool, by_taste: bool) -> str:
     """Why a paper is on a ``POPULAR`` list, from its score (see the module docstring).
 
-    ``community_known``: whether the community's taste ordered the list (someone liked a paper
-    and a featurizer could read it); if not, say that the newest come first.
+    Args:
+        score: The paper's score on the list.
+        anyone_liked: Whether any reader has clicked or saved any paper yet.
+        by_taste: Whether the community's taste ordered the list (it needs a featurizer: a
+            trained or content model).
     """
     readers = int(score)
     if readers > 0:
         return f"popular today: {readers} reader{'s' if readers != 1 else ''} clicked or saved it"
-    if not community_known:
-        return "newly listed; nobody has clicked or saved it yet, so the newest come first"
+    if not anyone_liked:
+        return "nobody here has clicked or saved a paper yet, so the newest come first"
+    if not by_taste:
+        return "newly listed; nobody has clicked or saved it yet"
     return "close to what readers here saved; nobody has clicked or saved it yet"

@@ -440,8 +440,10 @@ class RankingService:
             if page.strategy is Strategy.POPULAR:
                 # The community's taste orders the list only where a featurizer can read it.
                 community = self._community()
-                known = model is not None and community is not None and not community.empty
-                reasons.append(popular_reason(entry.score, known))
+                # Without a content state nobody counted the likes: assume there are some.
+                liked = community is None or not community.empty
+                by_taste = community is not None and liked and model is not None
+                reasons.append(popular_reason(entry.score, anyone_liked=liked, by_taste=by_taste))
             else:
                 reasons.extend(personal_reasons_of.get(entry.paper.paper_id, []))
             explained.append(replace(entry, reasons=tuple(reasons[:MAX_REASONS])))
