@@ -207,6 +207,21 @@ def test_list_days_gives_the_seeded_day_and_refuses_a_reversed_range(
     assert after.days == ()
 
 
+@pytest.mark.parametrize(
+    ("given", "dialled"),
+    [
+        ("127.0.0.1", "127.0.0.1:50051"),
+        ("papers.internal", "papers.internal:50051"),
+        ("[::1]", "[::1]:50051"),
+        ("127.0.0.1:6000", "127.0.0.1:6000"),
+        ("dns:///papers.internal:443", "dns:///papers.internal:443"),
+    ],
+)
+def test_a_host_without_a_port_means_papersifts_port(given: str, dialled: str) -> None:
+    with Client(given) as client:
+        assert client.target == dialled
+
+
 def test_get_model_info_without_a_model(server_address: str) -> None:
     with Client(server_address) as client:
         info = client.get_model_info()

@@ -94,9 +94,11 @@ class AsyncClient(BaseClient):
         )
         credentials = self._credentials()
         if credentials is None:
-            self._channel = grpc.aio.insecure_channel(target, options=self._options())
+            self._channel = grpc.aio.insecure_channel(self.target, options=self._options())
         else:
-            self._channel = grpc.aio.secure_channel(target, credentials, options=self._options())
+            self._channel = grpc.aio.secure_channel(
+                self.target, credentials, options=self._options()
+            )
         self._stub = ranker_pb2_grpc.RankerStub(self._channel)
 
     async def _call(

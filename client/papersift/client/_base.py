@@ -128,7 +128,7 @@ class BaseClient:
             if not api_key or any(ch.isspace() or ord(ch) < 32 for ch in api_key):
                 raise ValueError("api_key must be non-empty, without spaces or control characters")
             extra.append(("authorization", f"Bearer {api_key}"))
-        self._target = target
+        self._target = with_default_port(target)
         self._timeout = timeout
         self._secure = secure
         self._root_certificates = root_certificates

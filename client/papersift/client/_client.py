@@ -87,9 +87,9 @@ class Client(BaseClient):
         )
         credentials = self._credentials()
         if credentials is None:
-            self._channel = grpc.insecure_channel(target, options=self._options())
+            self._channel = grpc.insecure_channel(self.target, options=self._options())
         else:
-            self._channel = grpc.secure_channel(target, credentials, options=self._options())
+            self._channel = grpc.secure_channel(self.target, credentials, options=self._options())
         self._stub = ranker_pb2_grpc.RankerStub(self._channel)
 
     def _call(

@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from papersift.core.pipes import run_without_broken_pipe
+
 EPILOG = """\
 examples:
   papersift-train --database-url sqlite:///papersift.db
@@ -67,7 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the process exit code."""
+    """Entry point; returns the process exit code (141 when stdout closed early, ``| head``)."""
+    return run_without_broken_pipe(lambda: _main(argv))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if bool(args.papers) != bool(args.interactions):
