@@ -148,14 +148,27 @@ def topic_share(ranked_ids: list[str], world: World, topic: str, top: int = 10) 
 
 def fitted_parts(world: World, *, epochs: int = 5, seed: int = 0) -> tuple[Any, Any]:
     """A featurizer and a scorer fitted on ``world`` (days 1-2), for bundle and server tests."""
-    from papersift.core.features import Featurizer
+    train_papers = [paper for paper in world.papers if paper.date != DAYS[-1]]
+    return fit_parts(train_papers, world.interactions, epochs=epochs, seed=seed)
+
+
+def fit_parts(
+    train_papers: list[Paper],
+    interactions: list[Interaction],
+    *,
+    features: Any = None,
+    epochs: int = 5,
+    seed: int = 0,
+) -> tuple[Any, Any]:
+    """A featurizer (``features``: a ``FeatureConfig``, default the default) and a scorer fitted
+    on ``train_papers`` and ``interactions`` with the shipped model settings."""
+    from papersift.core.features import FeatureConfig, Featurizer
     from papersift.training.data import interaction_matrices, signals_by_user
     from papersift.training.model import ModelConfig, TrainingData, fit
 
-    train_papers = [paper for paper in world.papers if paper.date != DAYS[-1]]
-    signals = signals_by_user(world.interactions)
+    signals = signals_by_user(interactions)
     users = sorted(signals)
-    featurizer = Featurizer.fit(train_papers)
+    featurizer = Featurizer.fit(train_papers, features or FeatureConfig())
     matrices = interaction_matrices(users, signals, train_papers)
     config = dataclasses.replace(ModelConfig.shipped(), epochs=epochs, seed=seed, num_threads=1)
     result = fit(

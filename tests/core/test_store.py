@@ -80,8 +80,18 @@ def run_in_threads(function: Callable[[_A], _T], arguments: Sequence[_A]) -> lis
         return list(pool.map(function, arguments))
 
 
-def test_exports_the_store_its_records_and_the_digest_event_id() -> None:
-    assert papersift.core.store.__all__ == ["ModelRecord", "Revisions", "Store", "digest_event_id"]
+def test_exports_the_store_its_records_the_digest_event_id_and_the_url_checks() -> None:
+    assert papersift.core.store.__all__ == [
+        "URL_EXAMPLES",
+        "DatabaseUrlError",
+        "ModelRecord",
+        "Revisions",
+        "Store",
+        "digest_event_id",
+        "require_existing",
+        "resolve_url",
+        "sqlite_path",
+    ]
 
 
 def test_migrate_twice_is_harmless(store: Store) -> None:

@@ -27,6 +27,8 @@ KIND = {
     "click": pb.INTERACTION_KIND_CLICK,
     "save": pb.INTERACTION_KIND_SAVE,
     "dismiss": pb.INTERACTION_KIND_DISMISS,
+    "unsave": pb.INTERACTION_KIND_UNSAVE,
+    "impression": pb.INTERACTION_KIND_IMPRESSION,
 }
 
 

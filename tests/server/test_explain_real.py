@@ -11,7 +11,6 @@ so these checks can fail.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import gzip
 import json
@@ -23,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from google.protobuf.timestamp_pb2 import Timestamp
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from papersift.core import limits
@@ -37,6 +35,8 @@ from papersift.server.identity import title_key
 from papersift.v1 import ranker_pb2 as pb
 from tests.conftest import SHARED_DATA, ThreadedServer
 from tests.server.api import Api
+from tests.server.model_world import event_message
+from tests.synthetic import fit_parts
 
 PAPERS = SHARED_DATA / "arxiv-2025q2" / "papers.jsonl.gz"
 TRAIN_DAYS = (dt.date(2025, 5, 6), dt.date(2025, 5, 7))
@@ -64,10 +64,6 @@ FILLER = frozenset(
     ]
 )
 """Words of research prose a reader would not take for a topic (the test's own short list)."""
-KINDS = {
-    InteractionKind.CLICK: pb.INTERACTION_KIND_CLICK,
-    InteractionKind.SAVE: pb.INTERACTION_KIND_SAVE,
-}
 
 
 @dataclass(frozen=True)
@@ -154,25 +150,11 @@ def make_real_world() -> RealWorld:
 
 
 def train(world: RealWorld, config: FeatureConfig) -> tuple[Featurizer, Scorer]:
-    from papersift.training.data import interaction_matrices, signals_by_user
-    from papersift.training.model import ModelConfig, TrainingData, fit
-
     train_papers = [paper for paper in world.papers if paper.date in TRAIN_DAYS]
-    signals = signals_by_user(world.interactions)
-    users = sorted(signals)
-    featurizer = Featurizer.fit(train_papers, config)
-    matrices = interaction_matrices(users, signals, train_papers)
-    model_config = dataclasses.replace(ModelConfig.shipped(), epochs=10, seed=0, num_threads=1)
-    result = fit(
-        TrainingData(
-            interactions=matrices.positives,
-            user_ids=list(users),
-            item_features=featurizer.transform(train_papers),
-            negatives=matrices.negatives,
-        ),
-        model_config,
+    featurizer, scorer = fit_parts(
+        train_papers, list(world.interactions), features=config, epochs=10
     )
-    return featurizer, result.scorer
+    return featurizer, scorer
 
 
 @pytest.fixture(scope="module")
@@ -185,18 +167,6 @@ def real_world() -> RealWorld:
 @pytest.fixture(scope="module", params=[1, 2], ids=["words", "bigrams"])
 def trained(request: pytest.FixtureRequest, real_world: RealWorld) -> tuple[Featurizer, Scorer]:
     return train(real_world, FeatureConfig(ngram_max=request.param))
-
-
-def event_message(interaction: Interaction) -> pb.Interaction:
-    occurred_at = Timestamp()
-    occurred_at.FromDatetime(interaction.occurred_at)
-    return pb.Interaction(
-        event_id=interaction.event_id,
-        user_id=interaction.user_id,
-        paper_id=interaction.paper_id,
-        kind=KINDS[interaction.kind],
-        occurred_at=occurred_at,
-    )
 
 
 # -- the bad shapes -----------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from papersift.training.data import Corpus, TrainingError, load_store
 from papersift.training.model import ModelConfig
 from papersift.training.pipeline import TrainOptions, forget_old_erasures, train
 from tests.synthetic import make_world
+from tests.training.worlds import export, write_jsonl
 
 QUICK = dataclasses.replace(ModelConfig.shipped(), epochs=6, patience=2, num_threads=1)
 
@@ -86,32 +86,10 @@ def test_nothing_to_learn_from_is_an_error_and_publishes_nothing(tmp_path: Path)
     assert current_version(tmp_path) is None
 
 
-def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    return path
-
-
 def test_cli_trains_from_jsonl_and_prints_the_comparison(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    world = make_world()
-    papers = write_jsonl(
-        tmp_path / "papers.jsonl",
-        [
-            {"paper_id": p.paper_id, "title": p.title, "abstract": p.abstract,
-             "authors": list(p.authors), "categories": list(p.categories),
-             "date": p.date.isoformat()}
-            for p in world.papers
-        ],
-    )  # fmt: skip
-    events = write_jsonl(
-        tmp_path / "events.jsonl",
-        [
-            {"event_id": i.event_id, "user_id": i.user_id, "paper_id": i.paper_id,
-             "kind": i.kind.value, "occurred_at": i.occurred_at.isoformat()}
-            for i in world.interactions
-        ],
-    )  # fmt: skip
+    papers, events = export(make_world(), tmp_path)
     model_dir = tmp_path / "models"
 
     code = train_main(

@@ -37,13 +37,6 @@ class Similar:
     cosine: float
 
 
-def popularity_reason(readers: int) -> str:
-    """Why a paper is on a POPULAR list."""
-    if readers == 0:
-        return "newly listed; nobody has clicked or saved it yet"
-    return f"popular today: {readers} reader{'s' if readers != 1 else ''} clicked or saved it"
-
-
 def followed_reason(author: str) -> str:
     """Why a paper was moved to the top by the followed-authors rule."""
     return _fitted("by {}, whom you follow", author)
