@@ -175,6 +175,8 @@ class PaperSiftServer:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        if self._content is not None:
+            self._content.close()
         await self._cache.close()
         self._store.close()
         logger.info("papersift-server stopped")
