@@ -27,7 +27,38 @@ from papersift.server.config import Settings
 T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+SHARED_ENV = "PAPERSIFT_SHARED_DIR"
+
+
+def _shared_dir() -> Path:
+    """The team's shared folder (``data/``, ``seeds/``): ``$PAPERSIFT_SHARED_DIR``, else the
+    ``shared`` folder next to the repository or next to one of its parents, else this
+    machine's ``/work/shared`` (a clone made elsewhere, e.g. in /tmp, still finds it)."""
+    if os.environ.get(SHARED_ENV):
+        return Path(os.environ[SHARED_ENV])
+    candidates = [parent / "shared" for parent in REPO_ROOT.parents] + [Path("/work/shared")]
+    for candidate in candidates:
+        if (candidate / "data").is_dir():
+            return candidate
+    return REPO_ROOT.parent / "shared"  # missing: the tests that need it say where to put it
+
+
+SHARED = _shared_dir()
+SHARED_DATA = SHARED / "data"
+SHARED_SEEDS = SHARED / "seeds"
+
+
+def require_shared(path: Path) -> Path:
+    """``path`` in the shared folder, or fail the test saying how to provide it."""
+    if not path.exists():
+        pytest.fail(
+            f"{path} is missing: these tests read the team's shared folder; put it beside the "
+            f"repository or set {SHARED_ENV}",
+            pytrace=False,
+        )
+    return path
+
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -16,10 +16,17 @@ from papersift.client import Client, NotFound
 from papersift.client.cli import main
 from papersift.core.store import Store
 from papersift.core.types import PaperId
-from tests.conftest import FIXTURES, REPO_ROOT, SHARED_DATA, ThreadedServer
+from tests.conftest import (
+    FIXTURES,
+    REPO_ROOT,
+    SHARED_DATA,
+    SHARED_SEEDS,
+    ThreadedServer,
+    require_shared,
+)
 
 QUARTER = SHARED_DATA / "arxiv-2025q2" / "papers.jsonl.gz"
-SEEDS = REPO_ROOT.parent / "shared" / "seeds"
+SEEDS = SHARED_SEEDS
 QUIRKS = str(FIXTURES / "feeds" / "arxiv_2025q2_quirks.jsonl")
 BROKEN = str(FIXTURES / "cli" / "broken_feed.jsonl")  # line 2 has no title
 LONG_URL = str(FIXTURES / "ingest" / "long_url_digest.md")  # line 6: a 2,127-character URL
@@ -50,7 +57,7 @@ def test_the_whole_real_quarter_goes_in_and_every_paper_is_stored(
     server: tuple[str, Store],
 ) -> None:
     address, store = server
-    with gzip.open(QUARTER, "rt", encoding="utf-8") as lines:
+    with gzip.open(require_shared(QUARTER), "rt", encoding="utf-8") as lines:
         records = [json.loads(line) for line in lines]
 
     command = ["--server", address, "ingest", str(QUARTER), "--no-progress"]
@@ -164,7 +171,7 @@ def test_the_real_seed_feeds_ingest_cleanly(
     server: tuple[str, Store], capsys: pytest.CaptureFixture[str], seed: str, papers: int
 ) -> None:
     address, store = server
-    source = str(SEEDS / seed)
+    source = str(require_shared(SEEDS / seed))
 
     status, out, err = run(
         capsys, "--server", address, "ingest", source, "--date", DAY, "--no-progress"
@@ -198,7 +205,7 @@ def test_a_hugging_face_listing_takes_the_link_and_authors_of_its_arxiv_paper(
     arxiv_days = REPO_ROOT / "data" / "sample" / "arxiv-2025-04-01_03.jsonl.gz"
     with gzip.open(arxiv_days, "rt", encoding="utf-8") as lines:
         [record] = [r for r in map(json.loads, lines) if r["arxiv_id"] == "2503.23361"]
-    hf_page = str(SEEDS / "003_3a48079966754c24.txt")
+    hf_page = str(require_shared(SEEDS / "003_3a48079966754c24.txt"))
     assert run(capsys, "--server", address, "ingest", str(arxiv_days), "--no-progress")[0] == 0
 
     status, _, err = run(

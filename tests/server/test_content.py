@@ -13,17 +13,16 @@ import json
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from papersift.core import limits
 from papersift.v1 import ranker_pb2 as pb
-from tests.conftest import ThreadedServer
+from tests.conftest import SHARED_DATA, ThreadedServer, require_shared
 from tests.server.conftest import Api
 
-QUARTER = Path(__file__).parents[2] / ".." / "shared" / "data" / "arxiv-2025q2" / "papers.jsonl.gz"
+QUARTER = SHARED_DATA / "arxiv-2025q2" / "papers.jsonl.gz"
 DAYS = ("2025-04-01", "2025-04-02", "2025-04-03", "2025-04-04", "2025-04-07", "2025-04-08")
 UNTOUCHED = "2025-04-09"
 _CATEGORY = re.compile(r"[a-z-]+(\.[A-Za-z-]+)?")
@@ -77,8 +76,7 @@ async def untrained(
     start_server: Callable[..., ThreadedServer], connect: Callable[[ThreadedServer], Api]
 ) -> Api:
     """A never-trained server (content model on) holding six real arXiv days plus one more."""
-    if not QUARTER.exists():
-        pytest.fail(f"{QUARTER} is missing: the shared data must be next to the repository")
+    require_shared(QUARTER)
     api = connect(start_server(content_model=True, content_refresh_interval=0.5))
     papers = list(_real_papers((*DAYS, UNTOUCHED)))
     for start in range(0, len(papers), 500):

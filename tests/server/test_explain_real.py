@@ -33,7 +33,7 @@ from papersift.server.convert import paper_to_proto
 from papersift.server.explain import MAX_REASON_LENGTH
 from papersift.server.identity import title_key
 from papersift.v1 import ranker_pb2 as pb
-from tests.conftest import SHARED_DATA, ThreadedServer
+from tests.conftest import SHARED_DATA, ThreadedServer, require_shared
 from tests.server.api import Api
 from tests.server.model_world import event_message
 from tests.synthetic import fit_parts
@@ -159,8 +159,7 @@ def train(world: RealWorld, config: FeatureConfig) -> tuple[Featurizer, Scorer]:
 
 @pytest.fixture(scope="module")
 def real_world() -> RealWorld:
-    if not PAPERS.exists():
-        pytest.fail(f"{PAPERS} is missing (see ../shared/data/README.md)", pytrace=False)
+    require_shared(PAPERS)
     return make_real_world()
 
 
