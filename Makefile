@@ -8,7 +8,7 @@ SOURCES := client/papersift/client core server training tests scripts bench depl
 .PHONY: help venv demo digest-preview test lint format typecheck proto proto-check pytest bench-quality clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ bench-quality: $(STAMP)  ## citeulike-t cold-start benchmark, all methods side b
 .PHONY: bench-speed
 bench-speed: $(STAMP)  ## gRPC latency/throughput, workers 1 vs 2, training cost; < 10 min (BENCH_ARGS=--quick)
 	$(PY) -m bench.speed $(BENCH_ARGS)
+
+.PHONY: bench-content-refit
+bench-content-refit: $(STAMP)  ## cached RankPapers latency while the content model refits, on vs off; ~2 min (BENCH_ARGS=--quick)
+	$(PY) -m bench.content_refit $(BENCH_ARGS)
 
 clean:  ## remove the virtualenv, caches and demo state
 	rm -rf $(VENV) .demo .mypy_cache .ruff_cache .pytest_cache

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,11 +75,13 @@ def running_server(
     log_level: str = "INFO",
     name: str = "server",
     ready_timeout: float = 120.0,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[ServerProcess]:
     """Run ``papersift-server`` on a free loopback port until the block ends.
 
     Waits until every worker answers health checks with SERVING. Stopped with SIGTERM (a
     graceful drain), killed if it has not exited 30 s later, also when the block fails.
+    ``env``: extra environment variables of the server (e.g. ``PAPERSIFT_CONTENT_MODEL``).
     """
     workdir.mkdir(parents=True, exist_ok=True)
     address = f"127.0.0.1:{free_port()}"
@@ -96,9 +98,9 @@ def running_server(
     ]  # fmt: skip
     if redis_url:
         command += ["--redis-url", redis_url, "--cache-prefix", cache_prefix]
-    env = {**os.environ, "PAPERSIFT_REDIS_URL": redis_url or ""}
+    environment = {**os.environ, "PAPERSIFT_REDIS_URL": redis_url or "", **(env or {})}
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
         server = ServerProcess(address, process, log_path, workers)
         try:
             _wait_until_serving(server, ready_timeout)
