@@ -181,6 +181,7 @@ class ContentState:
         self._changed = asyncio.Event()
         self._lock = asyncio.Lock()
         self._fitter: ProcessPoolExecutor | None = None
+        self._in_child = True
 
     def close(self) -> None:
         """Stop the child process that fits featurizers (a refit under way is abandoned)."""
@@ -205,16 +206,8 @@ class ContentState:
         started = time.perf_counter()
         papers = await asyncio.to_thread(self._store.latest_papers, MAX_FIT_PAPERS)
         version = f"{CONTENT_PREFIX}{papers_rev}"
-        if self._fitter is None:
-            # Spawned, not forked: a fork of a process running gRPC threads is not safe.
-            self._fitter = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-        loop = asyncio.get_running_loop()
         try:
-            try:
-                fitted = await loop.run_in_executor(self._fitter, fit_featurizer, papers)
-            except BrokenProcessPool:  # the child died (e.g. out of memory): a new one next time
-                self.close()
-                raise
+            fitted = await self._fit(papers)
             model = await asyncio.to_thread(
                 content_bundle, papers, version, dt.datetime.now(dt.UTC), fitted
             )
@@ -231,6 +224,28 @@ class ContentState:
             model.featurizer.n_features,
             time.perf_counter() - started,
         )
+
+    async def _fit(self, papers: list[Paper]) -> dict[str, Any]:
+        """The featurizer's JSON, fitted in the child process (in a thread if it cannot run)."""
+        if not self._in_child:
+            return await asyncio.to_thread(fit_featurizer, papers)
+        if self._fitter is None:
+            # Spawned, not forked: a fork of a process running gRPC threads is not safe.
+            self._fitter = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._fitter, fit_featurizer, papers
+            )
+        except BrokenProcessPool:
+            # The child died: out of memory, or a host program whose main module runs code
+            # on import (a spawned child imports it). A slower refit beats none.
+            self.close()
+            self._in_child = False
+            logger.warning(
+                "the content model's child process died; fitting in a thread from now on "
+                "(requests may slow down during a refit)"
+            )
+            return await asyncio.to_thread(fit_featurizer, papers)
 
     def _load_community(self, activity_rev: int) -> Community:
         readers = self._store.liked_counts()

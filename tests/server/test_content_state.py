@@ -1,0 +1,90 @@
+"""ContentState on a real store: what it fits, when it refits, and its fall-back to a thread."""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+
+import pytest
+
+from papersift.core.store import Store
+from papersift.core.types import Interaction
+from papersift.server.content import CONTENT_PREFIX, ContentState, is_content_model
+from tests.synthetic import World, make_world
+
+
+@pytest.fixture
+def world() -> World:
+    return make_world(papers_per_topic_per_day=6, users_per_topic=3)
+
+
+@pytest.fixture
+def store(sqlite_url: str) -> Iterator[Store]:
+    store = Store(sqlite_url)
+    store.migrate()
+    yield store
+    store.close()
+
+
+async def test_fits_on_the_stores_papers_and_refits_only_when_they_change(
+    store: Store, world: World
+) -> None:
+    state = ContentState(store, lambda: None)
+    try:
+        await state.refresh()
+        assert state.model is None  # nothing to fit on yet
+
+        store.upsert_papers(world.papers)
+        await state.refresh()
+        first = state.model
+        assert first is not None and is_content_model(first)
+        assert first.version.startswith(CONTENT_PREFIX)
+        assert first.manifest.params["papers"] == len(world.papers)
+
+        await state.refresh()
+        assert state.model is first  # no new papers: no refit
+
+        clicks: list[Interaction] = list(world.interactions[:5])
+        store.record_interactions(clicks)
+        await state.refresh()
+        assert state.model is first  # likes change the community, not the content model
+        assert not state.community.empty
+        assert len(state.community.papers) == len({i.paper_id for i in clicks})
+
+        changed = world.papers[0]
+        store.upsert_papers([dataclasses.replace(changed, title="A new title")])
+        await state.refresh()
+        assert state.model is not None and state.model.version != first.version
+    finally:
+        state.close()
+
+
+async def test_no_content_model_is_fitted_while_a_trained_one_is_loaded(
+    store: Store, world: World
+) -> None:
+    store.upsert_papers(world.papers)
+    trained = object()
+    state = ContentState(store, lambda: trained)  # type: ignore[arg-type,return-value]
+    try:
+        await state.refresh()
+        assert state.model is None
+    finally:
+        state.close()
+
+
+async def test_a_child_process_that_dies_falls_back_to_a_thread(store: Store, world: World) -> None:
+    store.upsert_papers(world.papers)
+    state = ContentState(store, lambda: None)
+    # A pool whose one process exits as it starts: every submission breaks it.
+    state._fitter = ProcessPoolExecutor(
+        1, mp_context=multiprocessing.get_context("spawn"), initializer=os._exit, initargs=(3,)
+    )
+    try:
+        await state.refresh()
+        assert state.model is not None
+        assert state._fitter is None  # the broken pool was shut down
+    finally:
+        state.close()
