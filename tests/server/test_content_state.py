@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import multiprocessing
 import os
+import signal
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
@@ -88,3 +92,25 @@ async def test_a_child_process_that_dies_falls_back_to_a_thread(store: Store, wo
         assert state._fitter is None  # the broken pool was shut down
     finally:
         state.close()
+
+
+async def test_closing_ends_a_running_fit_at_once(store: Store, world: World) -> None:
+    store.upsert_papers(world.papers)
+    state = ContentState(store, lambda: None)
+    refresh = asyncio.create_task(state.refresh())
+    for _ in range(6_000):  # the child starts within a minute, even on a loaded machine
+        if state._fitter is not None and state._fitter._processes:
+            break
+        await asyncio.sleep(0.01)
+    assert state._fitter is not None and state._fitter._processes, "no child process started"
+    processes = list(state._fitter._processes.values())
+
+    state.close()
+
+    for process in processes:
+        process.join(timeout=60)
+        # Terminated (SIGTERM), not left to finish its fit and exit by itself (code 0).
+        assert process.exitcode == -signal.SIGTERM
+    refresh.cancel()
+    with contextlib.suppress(asyncio.CancelledError, BrokenProcessPool):
+        await refresh

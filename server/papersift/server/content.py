@@ -16,8 +16,8 @@ Both are refreshed when papers or interactions arrive (debounced) and at least e
 ``interval`` seconds, one refresh at a time; requests never wait for one. The featurizer is
 fitted in a child process: fitting holds the interpreter for seconds. Measured while the
 shared quarter was ingested, a cached RankPapers had p99 27 ms and a worst call of 1.7 s with
-the fit in a thread; with the child process, p99 9 ms and worst 129 ms (9 ms and 46 ms with no
-content model at all). Their versions are part of the cache keys, so a refresh never
+the fit in a thread; with the child process, p99 under 10 ms and a worst call of 120 to 180 ms
+(45 to 90 ms with no content model at all; ``make bench-content-refit``). Their versions are part of the cache keys, so a refresh never
 serves a stale list.
 """
 
@@ -50,7 +50,8 @@ CONTENT_FEATURES = FeatureConfig(ngram_max=2, max_terms=50_000, min_df=2, max_df
 """How the content model turns papers into features: words and two-word phrases."""
 MAX_FIT_PAPERS = 20_000
 """The content model is fitted on at most this many of the store's latest papers, which bounds
-the time and memory of one refit (6 s for the shared quarter's 14,818 papers on 2 cores)."""
+the time and memory of one refit (the shared quarter's 14,818 papers on 2 cores: 6 s on a quiet
+machine, 8 to 18 s under load; ``make bench-content-refit``)."""
 MAX_COMMUNITY_PAPERS = 2_000
 """The community's taste is the mean of at most this many of the most liked papers."""
 NEGATIVE_WEIGHT = 0.5
@@ -184,8 +185,12 @@ class ContentState:
         self._in_child = True
 
     def close(self) -> None:
-        """Stop the child process that fits featurizers (a refit under way is abandoned)."""
+        """End the child process that fits featurizers at once (a refit under way is lost)."""
         if self._fitter is not None:
+            # shutdown() alone lets a refit run to its end, and the interpreter waits for it at
+            # exit: a stopping server would outlive its grace period by a whole fit.
+            for process in list(getattr(self._fitter, "_processes", {}).values()):
+                process.terminate()
             self._fitter.shutdown(wait=False, cancel_futures=True)
             self._fitter = None
 
