@@ -114,3 +114,25 @@ async def test_closing_ends_a_running_fit_at_once(store: Store, world: World) ->
     refresh.cancel()
     with contextlib.suppress(asyncio.CancelledError, BrokenProcessPool):
         await refresh
+
+
+async def test_the_community_reloads_at_most_once_per_its_age(store: Store, world: World) -> None:
+    store.upsert_papers(world.papers)
+    store.record_interactions(world.interactions[:3])
+    patient = ContentState(store, lambda: None, community_age=3_600)
+    eager = ContentState(store, lambda: None, community_age=0)
+    try:
+        for state in (patient, eager):
+            await state.refresh()
+        first = patient.community
+        store.record_interactions(world.interactions[3:10])
+
+        for state in (patient, eager):
+            await state.refresh()
+
+        assert patient.community is first  # new likes wait until the hour is over
+        assert eager.community.version > first.version
+        assert len(eager.community.papers) > len(first.papers)
+    finally:
+        for state in (patient, eager):
+            state.close()

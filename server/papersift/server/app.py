@@ -59,7 +59,11 @@ class PaperSiftServer:
         self._ready_task: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
         self._content = (
-            ContentState(self._store, lambda: self._models.current)
+            ContentState(
+                self._store,
+                lambda: self._models.current,
+                community_age=settings.content_refresh_interval,
+            )
             if settings.content_model
             else None
         )

@@ -12,13 +12,15 @@ should not get the same list as everyone else. :class:`ContentState` keeps, in t
 - the **community's taste**: the papers readers saved or clicked most, over all days. An
   untouched day's ``POPULAR`` list ranks by similarity to them (``popular.py``).
 
-Both are refreshed when papers or interactions arrive (debounced) and at least every
-``interval`` seconds, one refresh at a time; requests never wait for one. The featurizer is
-fitted in a child process: fitting holds the interpreter for seconds. Measured while the
-shared quarter was ingested, a cached RankPapers had p99 27 ms and a worst call of 1.7 s with
-the fit in a thread; with the child process, p99 under 10 ms and a worst call of 120 to 180 ms
-(45 to 90 ms with no content model at all; ``make bench-content-refit``). Their versions are part of the cache keys, so a refresh never
-serves a stale list.
+Both are refreshed when papers or interactions arrive (debounced; the community at most once
+per ``community_age``) and at least every ``interval`` seconds, one refresh at a time; requests
+never wait for one. Their versions are part of the cache keys, so a refresh never serves a
+stale list.
+
+The featurizer is fitted in a child process: fitting holds the interpreter for seconds.
+Measured while the shared quarter was ingested, a cached RankPapers had p99 27 ms and a worst
+call of 1.7 s with the fit in a thread; with the child process, p99 under 10 ms and a worst call
+of 120 to 180 ms (45 to 90 ms with no content model at all; ``make bench-content-refit``).
 """
 
 from __future__ import annotations
@@ -170,12 +172,17 @@ class ContentState:
         trained: Callable[[], ModelBundle | None],
         *,
         settle: float = 0.5,
+        community_age: float = 60.0,
     ) -> None:
         """Refresh from ``store``; ``trained`` says whether a trained model is loaded (then no
-        content model is fitted). ``settle``: seconds of quiet awaited after a change."""
+        content model is fitted). ``settle``: seconds of quiet awaited after a change;
+        ``community_age``: seconds the community's taste is kept before likes reload it (it
+        moves slowly, and reloading reads every like in the store)."""
         self._store = store
         self._trained = trained
         self._settle = settle
+        self._community_age = community_age
+        self._community_loaded = -float("inf")
         self.model: ModelBundle | None = None
         self.community: Community = NO_COMMUNITY
         self._fitted_rev: int | None = None
@@ -204,8 +211,11 @@ class ContentState:
             papers_rev, activity_rev = await asyncio.to_thread(self._store.global_revisions)
             if self._trained() is None and papers_rev != self._fitted_rev and papers_rev > 0:
                 await self._refit(papers_rev)
-            if activity_rev != self.community.version:
+            now = time.monotonic()
+            stale = now - self._community_loaded >= self._community_age or self.community.empty
+            if activity_rev != self.community.version and stale:
                 self.community = await asyncio.to_thread(self._load_community, activity_rev)
+                self._community_loaded = now
 
     async def _refit(self, papers_rev: int) -> None:
         started = time.perf_counter()
@@ -274,9 +284,12 @@ class ContentState:
                 await asyncio.wait_for(self._changed.wait(), timeout=interval)
             except TimeoutError:
                 continue
-            # Let a burst of batches (an ingest of many thousand papers) land before refitting.
-            while True:
+            # Let a burst of batches (an ingest of many thousand papers) land before refitting,
+            # but under writes that never pause, refresh at least every ``interval`` seconds.
+            waited = 0.0
+            while waited < interval:
                 self._changed.clear()
                 await asyncio.sleep(self._settle)
+                waited += self._settle
                 if not self._changed.is_set():
                     break
