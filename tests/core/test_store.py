@@ -162,6 +162,49 @@ def test_dates_with_papers_are_distinct_and_ascending(store: Store) -> None:
     assert store.dates_with_papers() == [DAY, NEXT_DAY]
 
 
+def test_day_counts_in_a_range_and_the_latest_days_of_a_limit(store: Store) -> None:
+    later = dt.date(2025, 5, 5)
+    store.upsert_papers([make_paper(1), make_paper(2), make_paper(3, date=NEXT_DAY)])
+    store.upsert_papers([make_paper(4, date=later)])
+
+    assert store.day_counts() == [(DAY, 2), (NEXT_DAY, 1), (later, 1)]
+    assert store.day_counts(start=NEXT_DAY) == [(NEXT_DAY, 1), (later, 1)]
+    assert store.day_counts(end=NEXT_DAY) == [(DAY, 2), (NEXT_DAY, 1)]
+    assert store.day_counts(limit=2) == [(NEXT_DAY, 1), (later, 1)]
+    assert store.nearest_days(dt.date(2025, 5, 3)) == (NEXT_DAY, later)
+    assert store.nearest_days(DAY) == (None, NEXT_DAY)
+    assert store.nearest_days(dt.date(2025, 6, 1)) == (later, None)
+
+
+def test_global_revisions_grow_with_any_paper_and_any_like(store: Store) -> None:
+    assert store.global_revisions() == (0, 0)
+    store.upsert_papers([make_paper(1), make_paper(2, date=NEXT_DAY)])
+    papers_rev, activity_rev = store.global_revisions()
+    store.record_interactions([make_event("e1", paper=2)])
+    store.upsert_papers([make_paper(1, title="Retitled")])
+
+    after = store.global_revisions()
+
+    assert after[0] > papers_rev and after[1] > activity_rev
+
+
+def test_latest_papers_and_the_most_liked(store: Store) -> None:
+    store.upsert_papers([make_paper(n) for n in (1, 2, 3)] + [make_paper(4, date=NEXT_DAY)])
+    store.record_interactions(
+        [
+            make_event("a1", user=ALICE, paper=2),
+            make_event("b1", user=UserId("bob"), paper=2, kind=InteractionKind.SAVE),
+            make_event("b2", user=UserId("bob"), paper=3),
+            make_event("b3", user=UserId("bob"), paper=3),  # the same reader counts once
+            make_event("b4", user=UserId("bob"), paper=1, kind=InteractionKind.IMPRESSION),
+        ]
+    )
+
+    assert [p.paper_id for p in store.latest_papers(2)] == [pid(3), pid(4)]
+    assert store.liked_counts(10) == {pid(2): 2, pid(3): 1}
+    assert list(store.liked_counts(1)) == [pid(2)]
+
+
 def test_papers_revision_counts_changes_of_the_day(store: Store) -> None:
     assert store.revisions(ALICE, DAY) == Revisions(user=0, papers=0, activity=0)
     store.upsert_papers([make_paper(1), make_paper(2)])

@@ -337,8 +337,10 @@ async def test_model_info_says_no_model_is_loaded(api: Api) -> None:
     info = await api.stub.GetModelInfo(pb.GetModelInfoRequest(), timeout=10)
     assert not info.loaded
     assert info.version == ""
-    assert "no trained model is loaded" in info.message
-    assert "CONTENT" in info.message and "POPULAR" in info.message
+    # These tests' servers run with the content model off (tests/conftest.py); the message
+    # says so rather than promising CONTENT lists (test_content.py has the other case).
+    assert "no trained model is loaded and the content model is off" in info.message
+    assert "POPULAR" in info.message
 
 
 async def test_delete_user_erases_interactions_and_cached_lists(api: Api) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import logging
 import multiprocessing
 import time
@@ -66,11 +67,11 @@ CONTENT_PREFIX = "content-"
 class Community:
     """What readers liked, over all days: the most liked papers and how many readers each.
 
-    ``version`` grows with every click or save recorded anywhere (the store's activity
-    revision at load time); ranking keys ``POPULAR`` lists by it.
+    ``version`` is a digest of the papers and counts, so every worker that loads the same likes
+    gives the same version; ranking keys ``POPULAR`` lists by it.
     """
 
-    version: int
+    version: str
     papers: tuple[Paper, ...]
     readers: np.ndarray
 
@@ -91,7 +92,28 @@ class Community:
         return sp.csr_matrix(mean / norm if norm > 0 else mean, dtype=np.float32)
 
 
-NO_COMMUNITY = Community(version=0, papers=(), readers=np.zeros(0, dtype=np.float32))
+NO_COMMUNITY = Community(version="0", papers=(), readers=np.zeros(0, dtype=np.float32))
+_FAILURES_BEFORE_THREAD = 2
+"""Deaths of the child process in a row after which featurizers are fitted in a thread."""
+
+
+def digest_of(parts: list[str]) -> str:
+    """A short stable digest of ``parts`` (versions of what was fitted or loaded)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
+    return digest.hexdigest()[:16]
+
+
+def _paper_digest(papers: list[Paper]) -> str:
+    return digest_of(
+        [
+            f"{p.paper_id}\x01{p.date}\x01{p.title}\x01{p.abstract}\x01"
+            f"{chr(2).join(p.authors)}\x01{chr(2).join(p.categories)}"
+            for p in papers
+        ]
+    )
 
 
 def fit_featurizer(papers: list[Paper]) -> dict[str, Any]:
@@ -186,13 +208,19 @@ class ContentState:
         self.model: ModelBundle | None = None
         self.community: Community = NO_COMMUNITY
         self._fitted_rev: int | None = None
+        self._liked_rev: int | None = None
         self._changed = asyncio.Event()
         self._lock = asyncio.Lock()
         self._fitter: ProcessPoolExecutor | None = None
-        self._in_child = True
+        self._child_failures = 0
+        self._closed = False
 
     def close(self) -> None:
         """End the child process that fits featurizers at once (a refit under way is lost)."""
+        self._closed = True
+        self._stop_fitter()
+
+    def _stop_fitter(self) -> None:
         if self._fitter is not None:
             # shutdown() alone lets a refit run to its end, and the interpreter waits for it at
             # exit: a stopping server would outlive its grace period by a whole fit.
@@ -209,18 +237,26 @@ class ContentState:
         """Refit the content model if papers changed, reload the community if likes changed."""
         async with self._lock:
             papers_rev, activity_rev = await asyncio.to_thread(self._store.global_revisions)
-            if self._trained() is None and papers_rev != self._fitted_rev and papers_rev > 0:
+            if self._trained() is not None:
+                self.model = None  # a trained model ranks now: free the content model
+            elif papers_rev != self._fitted_rev and papers_rev > 0:
                 await self._refit(papers_rev)
             now = time.monotonic()
             stale = now - self._community_loaded >= self._community_age or self.community.empty
-            if activity_rev != self.community.version and stale:
-                self.community = await asyncio.to_thread(self._load_community, activity_rev)
+            if activity_rev != self._liked_rev and stale:
+                self.community = await asyncio.to_thread(self._load_community)
+                self._liked_rev = activity_rev
                 self._community_loaded = now
 
     async def _refit(self, papers_rev: int) -> None:
         started = time.perf_counter()
         papers = await asyncio.to_thread(self._store.latest_papers, MAX_FIT_PAPERS)
-        version = f"{CONTENT_PREFIX}{papers_rev}"
+        # Named by what it is fitted on: the same papers give the same version on every
+        # worker (so they share cached lists), and a change outside them costs no refit.
+        version = f"{CONTENT_PREFIX}{await asyncio.to_thread(_paper_digest, papers)}"
+        if self.model is not None and self.model.version == version:
+            self._fitted_rev = papers_rev
+            return
         try:
             fitted = await self._fit(papers)
             model = await asyncio.to_thread(
@@ -241,36 +277,51 @@ class ContentState:
         )
 
     async def _fit(self, papers: list[Paper]) -> dict[str, Any]:
-        """The featurizer's JSON, fitted in the child process (in a thread if it cannot run)."""
-        if not self._in_child:
+        """The featurizer's JSON, fitted in a child process (in a thread if children keep
+        dying).
+
+        Raises:
+            asyncio.CancelledError: When :meth:`close` ended the fit.
+        """
+        if self._child_failures >= _FAILURES_BEFORE_THREAD:
             return await asyncio.to_thread(fit_featurizer, papers)
         if self._fitter is None:
-            # Spawned, not forked: a fork of a process running gRPC threads is not safe.
-            self._fitter = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            # Spawned, not forked: a fork of a process running gRPC threads is not safe. One
+            # fit per child, so a child's memory goes back when its fit is done.
+            self._fitter = ProcessPoolExecutor(
+                1, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1
+            )
         try:
-            return await asyncio.get_running_loop().run_in_executor(
+            fitted = await asyncio.get_running_loop().run_in_executor(
                 self._fitter, fit_featurizer, papers
             )
         except BrokenProcessPool:
+            if self._closed:
+                raise asyncio.CancelledError from None
             # The child died: out of memory, or a host program whose main module runs code
-            # on import (a spawned child imports it). A slower refit beats none.
-            self.close()
-            self._in_child = False
+            # on import (a spawned child imports it, every time). A slower refit beats none.
+            self._stop_fitter()
+            self._child_failures += 1
+            if self._child_failures < _FAILURES_BEFORE_THREAD:
+                raise
             logger.warning(
-                "the content model's child process died; fitting in a thread from now on "
-                "(requests may slow down during a refit)"
+                "the content model's child process died %d times in a row; fitting in a "
+                "thread from now on (requests may slow down during a refit)",
+                self._child_failures,
             )
             return await asyncio.to_thread(fit_featurizer, papers)
+        self._child_failures = 0
+        return fitted
 
-    def _load_community(self, activity_rev: int) -> Community:
-        readers = self._store.liked_counts()
-        top = sorted(readers, key=lambda paper_id: (-readers[paper_id], paper_id))
-        papers = self._store.get_papers(top[:MAX_COMMUNITY_PAPERS])
-        kept: list[PaperId] = [paper_id for paper_id in top if paper_id in papers]
+    def _load_community(self) -> Community:
+        readers = self._store.liked_counts(MAX_COMMUNITY_PAPERS)
+        papers = self._store.get_papers(list(readers))
+        kept: list[PaperId] = [paper_id for paper_id in readers if paper_id in papers]
+        counts = [readers[paper_id] for paper_id in kept]
         return Community(
-            version=activity_rev,
+            version=digest_of([f"{pid}={count}" for pid, count in zip(kept, counts, strict=True)]),
             papers=tuple(papers[paper_id] for paper_id in kept),
-            readers=np.array([readers[paper_id] for paper_id in kept], dtype=np.float32),
+            readers=np.array(counts, dtype=np.float32),
         )
 
     async def watch(self, interval: float) -> None:

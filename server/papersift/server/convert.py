@@ -31,7 +31,13 @@ from papersift.core.validation import (
 )
 from papersift.server.paging import decode_page_token
 from papersift.server.rules import RankRules, view_key
-from papersift.server.service import NO_MODEL_MESSAGE, DaysQuery, RankPage, RankQuery
+from papersift.server.service import (
+    NO_MODEL_CONTENT_OFF_MESSAGE,
+    NO_MODEL_MESSAGE,
+    DaysQuery,
+    RankPage,
+    RankQuery,
+)
 from papersift.v1 import ranker_pb2 as pb
 
 _KINDS: dict[pb.InteractionKind.ValueType, InteractionKind] = {
@@ -331,10 +337,15 @@ def days_query_from_proto(request: pb.ListDaysRequest) -> DaysQuery:
 
 
 def model_info_to_proto(
-    model: ModelBundle | None, content: ModelBundle | None = None
+    model: ModelBundle | None,
+    content: ModelBundle | None = None,
+    *,
+    content_enabled: bool = True,
 ) -> pb.GetModelInfoResponse:
     """Describe the loaded model bundle, or say plainly that there is none (and what ranks
-    instead: the ``content`` model, once it is fitted)."""
+    instead: the ``content`` model, once it is fitted, unless it is turned off)."""
+    if model is None and not content_enabled:
+        return pb.GetModelInfoResponse(loaded=False, message=NO_MODEL_CONTENT_OFF_MESSAGE)
     if model is None:
         message = NO_MODEL_MESSAGE
         if content is not None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -36,3 +38,30 @@ class Lru(Generic[K, V]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+class ComputedLru(Lru[K, V]):
+    """An :class:`Lru` whose missing values are computed in a worker thread, once per key.
+
+    Requests that miss the same key together (after a reload, on a new day) wait for a single
+    computation instead of each running their own.
+    """
+
+    def __init__(self, max_entries: int) -> None:
+        super().__init__(max_entries)
+        self._pending: dict[K, asyncio.Future[V]] = {}
+
+    async def get_or_compute(self, key: K, compute: Callable[[], V]) -> V:
+        """The value under ``key``, computed by ``compute`` (in a thread) if it is missing."""
+        value = self.get(key)
+        if value is not None:
+            return value
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(asyncio.to_thread(compute))
+            self._pending[key] = pending
+            pending.add_done_callback(lambda _: self._pending.pop(key, None))
+        # Shielded: a caller that gives up must not cancel the others' computation.
+        value = await asyncio.shield(pending)
+        self.put(key, value)
+        return value

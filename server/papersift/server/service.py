@@ -39,7 +39,7 @@ from papersift.server.content import Community, ContentState, is_content_model
 from papersift.server.day import DayItems, DayPapers
 from papersift.server.explain import MAX_REASONS, followed_reason
 from papersift.server.identity import paper_keys
-from papersift.server.lru import Lru
+from papersift.server.lru import ComputedLru, Lru
 from papersift.server.models import ModelHolder
 from papersift.server.paging import PageToken
 from papersift.server.popular import popular_reason, rank_by_community
@@ -59,6 +59,11 @@ NO_MODEL_MESSAGE = (
     "no trained model is loaded: readers who saved or clicked papers get the CONTENT strategy "
     "(TF-IDF cosine to their papers, fitted on the papers in the store), everyone else "
     "POPULAR; train a model with papersift-train"
+)
+NO_MODEL_CONTENT_OFF_MESSAGE = (
+    "no trained model is loaded and the content model is off (PAPERSIFT_CONTENT_MODEL=false): "
+    "every reader gets the POPULAR strategy (the day's most clicked or saved papers, then the "
+    "newest); train a model with papersift-train"
 )
 
 
@@ -166,9 +171,8 @@ class RankingService:
         self._max_list_length = max_list_length
         self._day_papers: Lru[tuple[dt.date, int], DayPapers] = Lru(16)
         self._feature_names: Lru[str, list[str]] = Lru(2)
-        self._day_items: Lru[tuple[str, dt.date, int], DayItems] = Lru(16)
-        self._preparing: dict[tuple[str, dt.date, int], asyncio.Future[DayItems]] = {}
-        self._community_profiles: Lru[tuple[str, int], np.ndarray] = Lru(4)
+        self._day_items: ComputedLru[tuple[str, dt.date, int], DayItems] = ComputedLru(16)
+        self._community_profiles: ComputedLru[tuple[str, str], np.ndarray] = ComputedLru(4)
 
     async def upsert_papers(self, papers: Sequence[Paper]) -> UpsertResult:
         """Insert or update papers in one transaction."""
@@ -232,6 +236,11 @@ class RankingService:
         return ListedDays(tuple(days[1:] if truncated else days), truncated)
 
     @property
+    def content_enabled(self) -> bool:
+        """Whether readers with a like get ``CONTENT`` lists while no model is trained."""
+        return self._content is not None
+
+    @property
     def content_model(self) -> ModelBundle | None:
         """The content model readers with a like are ranked with while no model is trained."""
         return None if self._content is None else self._content.model
@@ -288,7 +297,7 @@ class RankingService:
             await self._cache.set(key, ranking)
         page = self._page(ranking, day.papers, key, query, offset, cached)
         if query.explain and page.entries:
-            page = await self._explain(page, model, query, reader, day, revisions.papers)
+            page = await self._explain(page, model, query, reader, day, revisions.papers, community)
         return page
 
     async def rank_many(self, queries: Sequence[RankQuery]) -> list[RankPage]:
@@ -396,13 +405,13 @@ class RankingService:
 
     async def _community_profile(self, model: ModelBundle, community: Community) -> np.ndarray:
         """The community's profile in ``model``'s feature space (dense, unit length)."""
+
+        def compute() -> np.ndarray:
+            row = community.profile(model.featurizer)
+            return np.asarray(row.todense(), dtype=np.float32).ravel()
+
         key = (model.version, community.version)
-        profile = self._community_profiles.get(key)
-        if profile is None:
-            row = await asyncio.to_thread(community.profile, model.featurizer)
-            profile = np.asarray(row.todense(), dtype=np.float32).ravel()
-            self._community_profiles.put(key, profile)
-        return profile
+        return await self._community_profiles.get_or_compute(key, compute)
 
     async def _explain(
         self,
@@ -412,8 +421,10 @@ class RankingService:
         reader: Reader | None,
         day: DayPapers,
         papers_rev: int,
+        community: Community | None,
     ) -> RankPage:
-        """The page with reasons on each paper (computed per page, never cached)."""
+        """The page with reasons on each paper (computed per page, never cached); ``community``
+        is the snapshot the request ranked with."""
         personal_reasons_of: dict[PaperId, list[str]] = {}
         if page.strategy is not Strategy.POPULAR and model is not None:
             if reader is None:
@@ -439,7 +450,6 @@ class RankingService:
                 reasons.append(followed_reason(author))
             if page.strategy is Strategy.POPULAR:
                 # The community's taste orders the list only where a featurizer can read it.
-                community = self._community()
                 # Without a content state nobody counted the likes: assume there are some.
                 liked = community is None or not community.empty
                 by_taste = community is not None and liked and model is not None
@@ -463,24 +473,12 @@ class RankingService:
         papers: Mapping[PaperId, Paper],
         papers_rev: int,
     ) -> DayItems:
-        key = (model.version, date, papers_rev)
-        day = self._day_items.get(key)
-        if day is not None:
-            return day
-        # After a reload or on a new day many requests miss at once: prepare the day only once.
-        pending = self._preparing.get(key)
-        if pending is None:
+        def prepare() -> DayItems:
             paper_ids = tuple(sorted(papers))
+            features = model.featurizer.transform([papers[pid] for pid in paper_ids])
+            return DayItems(paper_ids, model.scorer.prepare_items(features))
 
-            def prepare() -> DayItems:
-                features = model.featurizer.transform([papers[pid] for pid in paper_ids])
-                return DayItems(paper_ids, model.scorer.prepare_items(features))
-
-            pending = asyncio.ensure_future(asyncio.to_thread(prepare))
-            self._preparing[key] = pending
-            pending.add_done_callback(lambda _: self._preparing.pop(key, None))
-        day = await asyncio.shield(pending)
-        self._day_items.put(key, day)
+        day = await self._day_items.get_or_compute((model.version, date, papers_rev), prepare)
         metrics.DAY_CANDIDATES.set(len(day.paper_ids))
         return day
 

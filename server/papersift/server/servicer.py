@@ -116,7 +116,10 @@ class RankerServicer(pb_grpc.RankerServicer):
         request: pb.GetModelInfoRequest,
         context: grpc.aio.ServicerContext[pb.GetModelInfoRequest, pb.GetModelInfoResponse],
     ) -> pb.GetModelInfoResponse:
-        return convert.model_info_to_proto(self._service.model, self._service.content_model)
+        service = self._service
+        return convert.model_info_to_proto(
+            service.model, service.content_model, content_enabled=service.content_enabled
+        )
 
     async def DeleteUser(
         self,

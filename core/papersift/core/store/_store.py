@@ -393,16 +393,19 @@ class Store:
         rows = self._read(lambda connection: connection.execute(statement).mappings().all())
         return [_paper_from_row(row) for row in reversed(rows)]
 
-    def liked_counts(self) -> dict[PaperId, int]:
-        """Per paper, how many distinct readers saved or clicked it, over all days (counts > 0).
+    def liked_counts(self, limit: int) -> dict[PaperId, int]:
+        """The ``limit`` papers the most distinct readers saved or clicked, over all days.
 
-        The community's taste: ``POPULAR`` lists of a day nobody has touched yet rank by
-        similarity to these papers.
+        Most liked first (ties by ``paper_id``), with their reader counts. The community's
+        taste: ``POPULAR`` lists of a day nobody has touched yet rank by similarity to them.
         """
+        readers = sa.func.count(sa.distinct(interactions.c.user_id))
         statement = (
-            sa.select(interactions.c.paper_id, sa.func.count(sa.distinct(interactions.c.user_id)))
+            sa.select(interactions.c.paper_id, readers)
             .where(interactions.c.kind.in_(_POPULAR_KINDS))
             .group_by(interactions.c.paper_id)
+            .order_by(readers.desc(), interactions.c.paper_id)
+            .limit(limit)
         )
         rows = self._read(lambda connection: connection.execute(statement).all())
         return {PaperId(paper_id): int(count) for paper_id, count in rows}
