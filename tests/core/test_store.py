@@ -17,7 +17,6 @@ import papersift.core.store
 from papersift.core import limits
 from papersift.core.errors import InvalidInput, StoreUnavailable, TooLarge
 from papersift.core.store import Revisions, Store
-from papersift.core.titles import title_key
 from papersift.core.types import (
     EventId,
     Interaction,
@@ -618,15 +617,3 @@ def test_linking_asks_one_query_for_the_whole_batch(store: Store) -> None:
 
     assert sum("lower(papers.title)" in statement for statement in statements) == 1
     assert all(paper.url for paper in store.papers_for_date(HF_DAY))
-
-
-def test_the_stores_title_key_is_the_one_never_twice_compares() -> None:
-    from papersift.server import identity
-
-    titles = [
-        ARXIV_TITLE,
-        "Über  Größe: L$^2$M, a Test!",
-        "Émile's LLM-Test of Things",
-        "Too short",
-    ]
-    assert [title_key(title) for title in titles] == [identity.title_key(t) for t in titles]

@@ -1,8 +1,7 @@
 """Telling two listings of a paper apart from their titles alone.
 
-The same reduction as the server's ``papersift.server.identity.title_key`` (which "never
-twice" compares); core cannot import the server, so it lives here too and the store uses it
-to find the arXiv listing of a paper that a feed names by title only.
+One home for the reduction that "never twice" compares (``papersift.server.identity`` uses
+it) and that the store uses to find the arXiv listing of a paper a feed names by title only.
 """
 
 from __future__ import annotations

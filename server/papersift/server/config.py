@@ -85,7 +85,8 @@ class Settings(BaseSettings):
         gt=0,
         description=(
             "most seconds between refreshes of the untrained content model and the community's "
-            "taste (they also follow new papers and interactions within a second)"
+            "taste (new papers through this worker refit it sooner; the taste reloads at most "
+            "this often)"
         ),
     )
     content_model: bool = Field(

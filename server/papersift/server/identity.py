@@ -7,9 +7,11 @@ Hugging Face daily list names papers by title). "Never twice" compares these key
 from __future__ import annotations
 
 import re
-import unicodedata
 
+from papersift.core.titles import fold, title_key
 from papersift.core.types import Paper
+
+__all__ = ["arxiv_ids", "fold", "paper_keys", "title_key"]
 
 # New-style (2504.01234) and old-style (hep-th/9901001) arXiv ids, with an optional version.
 _ARXIV_ID = re.compile(
@@ -17,21 +19,6 @@ _ARXIV_ID = re.compile(
     r"(?P<id>\d{4}\.\d{4,5}|[a-z][a-z.-]*/\d{7})(?:v\d+)?(?![\w.])",
     re.IGNORECASE,
 )
-# Shorter titles ("Introduction", "Erratum") are too common to identify a paper.
-MIN_TITLE_WORDS = 4
-
-
-def fold(text: str) -> str:
-    """Lower-case, accent-free, single-spaced text: ``"Über  Größe"`` -> ``"uber grosse"``."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(stripped.split())
-
-
-def title_key(title: str) -> str | None:
-    """The title reduced to its words, or ``None`` when too short to identify a paper."""
-    words = re.findall(r"\w+", fold(title))
-    return " ".join(words) if len(words) >= MIN_TITLE_WORDS else None
 
 
 def arxiv_ids(*texts: str) -> set[str]:

@@ -2,8 +2,10 @@
 
 The Hugging Face Daily Papers page names papers by title (ids ``title:<hash>``, no URL, no
 authors), though most of them were listed on arXiv days before. When such a paper is upserted
-and exactly one arXiv paper (stored, or in the same batch) has the same title key
-(:func:`papersift.core.titles.title_key`), the title paper takes that paper's URL and authors,
+and exactly one arXiv paper (stored, or in the same batch) has the same title, as written or
+lower-cased, and so the same title key (:func:`papersift.core.titles.title_key`; titles that
+differ only in punctuation, accents or spacing are not found yet: that needs an indexed
+title-key column), the title paper takes that paper's URL and authors,
 and its categories and abstract when it has none. It keeps its own id, title, listing day and
 source: it is the listing of that day. Its arXiv URL also makes the server's "never twice"
 treat both listings as one paper.
