@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 # A bare arXiv id: new style (YYMM.NNNNN) or old style (archive[.SUBJECT]/YYMMNNN), maybe with a
 # version, maybe behind "arXiv:" or an arxiv.org address: what people copy from arXiv pages.
+# The same id pattern as feeds/_ids.py; not imported from there because importing the feeds
+# package costs every command its optional dependencies (test_cli checks that it stays out).
 _ARXIV_ID = r"(?P<id>\d{2}(?:0[1-9]|1[0-2])\.\d{4,5}|[a-z]+(?:-[a-z]+)*(?:\.[A-Za-z]{2})?/\d{7})"
 _ARXIV_LABEL = re.compile(rf"(?:(?i:arxiv):)?{_ARXIV_ID}(?:v\d+)?")
 _ARXIV_URL = re.compile(
