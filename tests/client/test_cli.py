@@ -13,6 +13,7 @@ import pytest
 
 from papersift.client import Client, NotFound
 from papersift.client.cli import main
+from tests.client.cli_runs import run, usage_error
 from tests.client.conftest import DAY
 from tests.conftest import FIXTURES, REPO_ROOT
 
@@ -24,21 +25,6 @@ EVENTS = str(CLI_FIXTURES / "events.jsonl")
 BAD_EVENTS = str(CLI_FIXTURES / "events_bad_line3.jsonl")
 DATE = DAY.isoformat()
 COMMANDS = ["ingest", "record", "rank", "model-info", "delete-user"]
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Runs the CLI and returns its exit status, standard output and standard error."""
-    status = main(list(argv))
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-def usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    """Runs the CLI expecting argparse to reject the arguments; returns standard error."""
-    with pytest.raises(SystemExit) as exited:
-        main(list(argv))
-    assert exited.value.code == 2
-    return capsys.readouterr().err
 
 
 @pytest.fixture

@@ -21,24 +21,12 @@ from papersift.client import _base as client_base
 from papersift.client._argtypes import arxiv_paper_id, aware_datetime
 from papersift.client._base import with_default_port
 from papersift.client.cli import main
+from tests.client.cli_runs import run, usage_error
 from tests.client.conftest import DAY, make_paper
 from tests.conftest import REPO_ROOT, ThreadedServer
 
 DATE = DAY.isoformat()
 PIPE_TIMEOUT = 60
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    status = main(list(argv))
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-def usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    with pytest.raises(SystemExit) as exited:
-        main(list(argv))
-    assert exited.value.code == 2
-    return capsys.readouterr().err
 
 
 def assert_no_traceback(stderr: str) -> None:

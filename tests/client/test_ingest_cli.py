@@ -16,6 +16,7 @@ from papersift.client import Client, NotFound
 from papersift.client.cli import main
 from papersift.core.store import Store
 from papersift.core.types import PaperId
+from tests.client.cli_runs import run
 from tests.conftest import (
     FIXTURES,
     REPO_ROOT,
@@ -32,13 +33,6 @@ BROKEN = str(FIXTURES / "cli" / "broken_feed.jsonl")  # line 2 has no title
 LONG_URL = str(FIXTURES / "ingest" / "long_url_digest.md")  # line 6: a 2,127-character URL
 DAY = "2025-03-07"
 LONG_URL_ID = "title:2357544803f9c624"
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Runs the CLI and returns its exit status, standard output and standard error."""
-    status = main(list(argv))
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 @pytest.fixture
