@@ -45,7 +45,7 @@ def head_revision() -> str | None:
 
 
 def test_there_is_one_head() -> None:
-    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0003"]
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0004"]
 
 
 def test_migrate_reaches_head_and_is_idempotent(database_url: str, engine: sa.Engine) -> None:
@@ -74,6 +74,28 @@ def test_downgrade_to_base_and_upgrade_again(engine: sa.Engine) -> None:
     with engine.begin() as connection:
         upgrade(connection)
     assert set(sa.inspect(engine).get_table_names()) == TABLES
+
+
+def test_title_keys_are_filled_in_for_papers_stored_before_them(engine: sa.Engine) -> None:
+    with engine.begin() as connection:
+        upgrade(connection, "0003")
+        connection.execute(
+            sa.text(
+                "INSERT INTO papers (paper_id, title, abstract, authors, categories, url, source,"
+                " date) VALUES ('arxiv:2504.00001', :long, '', '[]', '[]', '', 'arxiv',"
+                " '2025-04-01'), ('arxiv:2504.00002', 'Erratum', '', '[]', '[]', '', 'arxiv',"
+                " '2025-04-01')"
+            ),
+            {"long": "Über  Größe: L$^2$M, a Test of Things"},
+        )
+    with engine.begin() as connection:
+        upgrade(connection)
+    with engine.connect() as connection:
+        keys = dict(connection.execute(sa.text("SELECT paper_id, title_key FROM papers")).all())
+    assert keys == {
+        "arxiv:2504.00001": "uber grosse l 2 m a test of things",
+        "arxiv:2504.00002": None,  # too short to identify a paper
+    }
 
 
 def test_migrate_works_from_any_working_directory(

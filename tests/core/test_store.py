@@ -615,5 +615,19 @@ def test_linking_asks_one_query_for_the_whole_batch(store: Store) -> None:
     finally:
         sa.event.remove(engine, "before_cursor_execute", count)
 
-    assert sum("lower(papers.title)" in statement for statement in statements) == 1
+    lookups = [s for s in statements if "papers.title_key IN" in s and s.startswith("SELECT")]
+    assert len(lookups) == 1
     assert all(paper.url for paper in store.papers_for_date(HF_DAY))
+
+
+def test_a_title_written_with_other_punctuation_accents_or_spacing_still_links(
+    store: Store,
+) -> None:
+    arxiv = make_paper(1, title="Retrieval-Augmented  Generation for Long   Documents, Revisited")
+    store.upsert_papers([arxiv])
+
+    store.upsert_papers([hf_paper("retrieval augmented generation for long documents: revisited")])
+
+    [stored] = store.papers_for_date(HF_DAY)
+    assert stored.url == arxiv.url
+    assert stored.authors == arxiv.authors

@@ -2,10 +2,10 @@
 
 The Hugging Face Daily Papers page names papers by title (ids ``title:<hash>``, no URL, no
 authors), though most of them were listed on arXiv days before. When such a paper is upserted
-and exactly one arXiv paper (stored, or in the same batch) has the same title, as written or
-lower-cased, and so the same title key (:func:`papersift.core.titles.title_key`; titles that
-differ only in punctuation, accents or spacing are not found yet: that needs an indexed
-title-key column), the title paper takes that paper's URL and authors,
+and exactly one arXiv paper (stored, or in the same batch) has the same title key
+(:func:`papersift.core.titles.title_key`: the title's words, ignoring case, accents,
+punctuation and spacing; the store keeps it indexed), the title paper takes that paper's URL
+and authors,
 and its categories and abstract when it has none. It keeps its own id, title, listing day and
 source: it is the listing of that day. Its arXiv URL also makes the server's "never twice"
 treat both listings as one paper.
@@ -33,28 +33,17 @@ ARXIV_ID_PREFIX = "arxiv:"
 _VERSION = re.compile(r"v\d+$")
 
 
-def titles_to_look_up(batch: Sequence[Paper]) -> set[str]:
-    """The titles of the batch's title papers that may identify a paper (see ``title_key``)."""
-    return {
-        paper.title
-        for paper in batch
-        if paper.paper_id.startswith(TITLE_ID_PREFIX) and title_key(paper.title)
-    }
+def title_keys_to_look_up(batch: Sequence[Paper]) -> set[str]:
+    """The title keys of the batch's title papers (titles too short to identify none)."""
+    keys = (title_key(p.title) for p in batch if p.paper_id.startswith(TITLE_ID_PREFIX))
+    return {key for key in keys if key is not None}
 
 
-def arxiv_papers_titled(titles: set[str]) -> sa.Select[tuple[object, ...]]:
-    """One query for the stored arXiv papers that may share a title key with ``titles``.
-
-    Candidates by exact or lower-cased title (SQLite lowers ASCII letters only, hence both);
-    :func:`link_title_papers` compares their keys. No index serves it: one scan of the papers
-    per batch with title papers.
-    """
+def arxiv_papers_keyed(keys: set[str]) -> sa.Select[tuple[object, ...]]:
+    """One query, on the title-key index, for the stored arXiv papers with any of ``keys``."""
     return sa.select(papers).where(
+        papers.c.title_key.in_(sorted(keys)),
         papers.c.paper_id.startswith(ARXIV_ID_PREFIX, autoescape=True),
-        sa.or_(
-            papers.c.title.in_(sorted(titles)),
-            sa.func.lower(papers.c.title).in_(sorted({title.lower() for title in titles})),
-        ),
     )
 
 
@@ -63,8 +52,8 @@ def link_title_papers(batch: Sequence[Paper], stored: Iterable[Paper]) -> list[P
 
     Args:
         batch: The papers being upserted.
-        stored: Stored arXiv papers that may share a title with them (from
-            :func:`arxiv_papers_titled`); the batch's own arXiv papers count too, and replace
+        stored: Stored arXiv papers that share a title key with them (from
+            :func:`arxiv_papers_keyed`); the batch's own arXiv papers count too, and replace
             their stored versions.
     """
     in_batch = [paper for paper in batch if paper.paper_id.startswith(ARXIV_ID_PREFIX)]

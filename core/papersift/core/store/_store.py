@@ -24,9 +24,9 @@ from papersift.core.store._engine import (
     unavailable,
 )
 from papersift.core.store._links import (
-    arxiv_papers_titled,
+    arxiv_papers_keyed,
     link_title_papers,
-    titles_to_look_up,
+    title_keys_to_look_up,
 )
 from papersift.core.store.schema import (
     UtcDateTime,
@@ -37,6 +37,7 @@ from papersift.core.store.schema import (
     models,
     papers,
 )
+from papersift.core.titles import title_key
 from papersift.core.types import (
     DigestDelivery,
     DigestRecordResult,
@@ -446,9 +447,9 @@ class Store:
         # Rows are locked and written in paper_id order so that concurrent batches sharing
         # papers wait for each other instead of deadlocking.
         incoming = sorted(batch, key=lambda paper: paper.paper_id)
-        titles = titles_to_look_up(incoming)
-        if titles:
-            rows = connection.execute(arxiv_papers_titled(titles)).mappings()
+        keys = title_keys_to_look_up(incoming)
+        if keys:
+            rows = connection.execute(arxiv_papers_keyed(keys)).mappings()
             incoming = link_title_papers(incoming, [_paper_from_row(row) for row in rows])
         stored = self._lock_papers(connection, [paper.paper_id for paper in incoming])
         new: list[dict[str, Any]] = []
@@ -642,6 +643,7 @@ def _paper_values(paper: Paper) -> dict[str, Any]:
         "url": paper.url,
         "source": paper.source,
         "date": paper.date,
+        "title_key": title_key(paper.title),
     }
 
 

@@ -81,6 +81,8 @@ papers = sa.Table(
     sa.Column("url", sa.Text, nullable=False),
     sa.Column("source", sa.String(SOURCE_LENGTH), nullable=False),
     sa.Column("date", sa.Date, nullable=False, index=True),
+    # ``titles.title_key`` of the title (None for titles too short to identify a paper).
+    sa.Column("title_key", sa.Text, nullable=True, index=True),
 )
 
 interactions = sa.Table(
