@@ -91,7 +91,8 @@ def test_title_keys_are_filled_in_for_papers_stored_before_them(engine: sa.Engin
     with engine.begin() as connection:
         upgrade(connection)
     with engine.connect() as connection:
-        keys = dict(connection.execute(sa.text("SELECT paper_id, title_key FROM papers")).all())
+        rows = connection.execute(sa.text("SELECT paper_id, title_key FROM papers")).all()
+    keys: dict[str, str | None] = {paper_id: key for paper_id, key in rows}
     assert keys == {
         "arxiv:2504.00001": "uber grosse l 2 m a test of things",
         "arxiv:2504.00002": None,  # too short to identify a paper
