@@ -98,6 +98,13 @@ def test_the_real_quirky_records_are_repaired_and_the_summary_counts_each_rule(
     assert paper.categories == ("cs.AI", "cs.CL", "cs.IR", "cs.LG", "cs.MA")
 
 
+DATE_NOTE = (
+    f"note: --date {DAY} replaces the listing days {BROKEN} gives its paper (jsonl feeds "
+    "carry their own); ingest it without --date to keep them"
+)
+"""What ingest says when --date meets a feed with days of its own (the markdown one has none)."""
+
+
 def test_records_that_cannot_be_sent_are_listed_and_nothing_is_sent(
     server: tuple[str, Store], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -109,6 +116,7 @@ def test_records_that_cannot_be_sent_are_listed_and_nothing_is_sent(
 
     assert (status, out) == (2, "")
     assert err.splitlines() == [
+        DATE_NOTE,
         f"error: {BROKEN}:2 (arxiv:2503.01007): missing 'title'",
         f"error: {LONG_URL}:6 ({LONG_URL_ID}): url: is 2127 characters; at most 2048",
         "error: 2 records cannot be sent, so nothing was sent; fix them or pass "
@@ -125,7 +133,7 @@ def test_skip_invalid_sends_the_rest_and_lists_what_it_left_out(
 
     status, out, err = run(capsys, *argv, "--skip-invalid")
 
-    assert (status, err) == (0, "")
+    assert (status, err) == (0, DATE_NOTE + "\n")
     assert out.splitlines() == [
         f"read 2 from {BROKEN}, 3 from {LONG_URL}: 3 papers; inserted 3, updated 0, "
         "unchanged 0 (1 batch)",

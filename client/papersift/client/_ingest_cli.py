@@ -33,6 +33,14 @@ def run(args: argparse.Namespace, connect: Callable[[], Client]) -> int:
         except feeds.FeedError as exc:
             _error(str(exc))
             return EXIT_USAGE
+    if args.date is not None:
+        for source, feed in zip(args.sources, parsed, strict=True):
+            if feed.format not in feeds.UNDATED_FORMATS and feed.papers:
+                _note(
+                    f"--date {args.date.isoformat()} replaces the listing days {source} gives "
+                    f"its {_plural(len(feed.papers), 'paper', 'papers')} ({feed.format} feeds "
+                    "carry their own); ingest it without --date to keep them"
+                )
     prepared = feeds.prepare(parsed)
     if prepared.rejected and not args.skip_invalid:
         for record in prepared.rejected:
@@ -113,6 +121,10 @@ def _print_lines(lines: Sequence[str]) -> None:
 
 def _plural(count: int, one: str, many: str) -> str:
     return one if count == 1 else many
+
+
+def _note(message: str) -> None:
+    print(f"note: {message}", file=sys.stderr)
 
 
 def _error(message: str) -> None:

@@ -170,8 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
             "Every source is read, repaired and checked before anything is sent. Papers\n"
             "found in several sources are merged by paper id.\n"
             "\n"
-            "Repairs, each counted in the summary: whitespace collapsed; empty and repeated\n"
-            "authors and categories dropped; categories that are not arXiv category codes\n"
+            "Repairs, each counted in the summary: whitespace collapsed; empty authors and\n"
+            "categories dropped, and repeated categories (two authors may share a name);\n"
+            "categories that are not arXiv category codes\n"
             "(ACM 'I.2.7', MSC '68T05', free text) dropped; one author string holding\n"
             "several names ('Ada Lovelaceand Alan Turingand ...', 'Ada Lovelace, Alan\n"
             "Turing') split when every part looks like a name; titles, abstracts and author\n"
@@ -199,7 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--date",
         type=listing_date,
         metavar="YYYY-MM-DD",
-        help="listing day of papers whose feed does not say",
+        help=(
+            "listing day of feeds that carry none (Markdown digest, Hugging Face page text); "
+            "it also replaces the days of feeds that give their own (a note says so)"
+        ),
     )
     ingest.add_argument(
         "--batch-size",

@@ -31,7 +31,7 @@ bars need tqdm (``pip install 'papersift[cli]'``), each imported when first used
 from papersift.client.feeds.arxiv_atom import parse_arxiv_atom
 from papersift.client.feeds.arxiv_rss import parse_arxiv_rss
 from papersift.client.feeds.check import Problem, paper_problems
-from papersift.client.feeds.detect import FEED_FORMATS, detect_format
+from papersift.client.feeds.detect import FEED_FORMATS, UNDATED_FORMATS, detect_format
 from papersift.client.feeds.errors import FeedError, MissingExtraError
 from papersift.client.feeds.hf_json import parse_hf_json
 from papersift.client.feeds.hf_text import parse_hf_text
@@ -55,6 +55,7 @@ __all__ = [
     "PARSERS",
     "READERS",
     "RULES",
+    "UNDATED_FORMATS",
     "FeedError",
     "IngestReport",
     "Located",

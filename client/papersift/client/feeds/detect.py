@@ -18,6 +18,8 @@ FEED_FORMATS: tuple[str, ...] = (
     "jsonl",
 )
 """The names of the supported feed formats, as ``--format`` takes them."""
+UNDATED_FORMATS: tuple[str, ...] = ("markdown", "hf-text")
+"""Formats that carry no listing days (they need a date); the others give each paper's day."""
 
 _BY_EXTENSION = {
     ".md": "markdown",

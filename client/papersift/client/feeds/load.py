@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Mapping
 
@@ -115,5 +116,5 @@ def load_located(
     if format is not None and format not in READERS:
         raise ValueError(f"unknown feed format {format!r}; expected one of {', '.join(READERS)}")
     name, text = read_source(source)
-    reader = READERS[format or detect_format(name, text)]
-    return reader(text, date=date, source_name=name)
+    chosen = format or detect_format(name, text)
+    return dataclasses.replace(READERS[chosen](text, date=date, source_name=name), format=chosen)

@@ -59,6 +59,8 @@ class ParsedFeed:
 
     papers: list[Located] = field(default_factory=list)
     rejected: list[tuple[Location, FeedError]] = field(default_factory=list)
+    format: str = ""
+    """The format it was read as (see ``detect.FEED_FORMATS``); empty when not known."""
 
     def strict(self) -> list[Paper]:
         """The papers, or the first record's error when any record could not be read.
