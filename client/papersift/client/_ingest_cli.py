@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 
 from papersift.client import feeds
 from papersift.client._client import Client
+from papersift.client._say import error, note, plural
 from papersift.client.feeds import IngestReport, ParsedFeed, Prepared
 
 EXIT_OK = 0
@@ -31,21 +31,21 @@ def run(args: argparse.Namespace, connect: Callable[[], Client]) -> int:
         try:
             parsed.append(feeds.load_located(source, format=args.format, date=args.date))
         except feeds.FeedError as exc:
-            _error(str(exc))
+            error(str(exc))
             return EXIT_USAGE
     if args.date is not None:
         for source, feed in zip(args.sources, parsed, strict=True):
             if feed.format not in feeds.UNDATED_FORMATS and feed.papers:
-                _note(
+                note(
                     f"--date {args.date.isoformat()} replaces the listing days {source} gives "
-                    f"its {_plural(len(feed.papers), 'paper', 'papers')} ({feed.format} feeds "
+                    f"its {plural(len(feed.papers), 'paper', 'papers')} ({feed.format} feeds "
                     "carry their own); ingest it without --date to keep them"
                 )
     prepared = feeds.prepare(parsed)
     if prepared.rejected and not args.skip_invalid:
         for record in prepared.rejected:
-            _error(str(record))
-        _error(refusal(prepared))
+            error(str(record))
+        error(refusal(prepared))
         return EXIT_USAGE
     read = read_summary(args.sources, parsed)
     if not prepared.papers:
@@ -79,9 +79,9 @@ def read_summary(sources: Sequence[str], parsed: Sequence[ParsedFeed]) -> str:
 def sent_summary(papers: int, report: IngestReport) -> str:
     """``5 papers; inserted 5, updated 0, unchanged 0 (1 batch)``."""
     return (
-        f"{papers} {_plural(papers, 'paper', 'papers')}; inserted {report.inserted}, "
+        f"{papers} {plural(papers, 'paper', 'papers')}; inserted {report.inserted}, "
         f"updated {report.updated}, unchanged {report.unchanged} "
-        f"({report.batches} {_plural(report.batches, 'batch', 'batches')})"
+        f"({report.batches} {plural(report.batches, 'batch', 'batches')})"
     )
 
 
@@ -91,7 +91,7 @@ def repairs_summary(repaired: int, repairs: Counter[str]) -> str:
     order = {rule: index for index, rule in enumerate(feeds.RULES)}
     ranked = sorted(repairs.items(), key=lambda item: (-item[1], order[item[0]]))
     parts = (f"{count} {feeds.RULES[rule][0 if count == 1 else 1]}" for rule, count in ranked)
-    return f"repaired {repaired} {_plural(repaired, 'paper', 'papers')}: {', '.join(parts)}"
+    return f"repaired {repaired} {plural(repaired, 'paper', 'papers')}: {', '.join(parts)}"
 
 
 def outcome_lines(prepared: Prepared) -> list[str]:
@@ -99,7 +99,7 @@ def outcome_lines(prepared: Prepared) -> list[str]:
     lines = [repairs_summary(prepared.repaired, prepared.repairs)] if prepared.repaired else []
     if prepared.rejected:
         count = len(prepared.rejected)
-        lines.append(f"skipped {count} invalid {_plural(count, 'record', 'records')}:")
+        lines.append(f"skipped {count} invalid {plural(count, 'record', 'records')}:")
         lines += (f"  {record}" for record in prepared.rejected)
     return lines
 
@@ -108,24 +108,12 @@ def refusal(prepared: Prepared) -> str:
     """Why nothing was sent, and how to send the rest."""
     bad, good = len(prepared.rejected), len(prepared.papers)
     return (
-        f"{bad} {_plural(bad, 'record', 'records')} cannot be sent, so nothing was sent; "
-        f"fix {_plural(bad, 'it', 'them')} or pass --skip-invalid to send the other {good} "
-        f"{_plural(good, 'paper', 'papers')}"
+        f"{bad} {plural(bad, 'record', 'records')} cannot be sent, so nothing was sent; "
+        f"fix {plural(bad, 'it', 'them')} or pass --skip-invalid to send the other {good} "
+        f"{plural(good, 'paper', 'papers')}"
     )
 
 
 def _print_lines(lines: Sequence[str]) -> None:
     for line in lines:
         print(line)
-
-
-def _plural(count: int, one: str, many: str) -> str:
-    return one if count == 1 else many
-
-
-def _note(message: str) -> None:
-    print(f"note: {message}", file=sys.stderr)
-
-
-def _error(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)

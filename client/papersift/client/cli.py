@@ -47,6 +47,7 @@ from papersift.client._models import (
     RankFilters,
     Ranking,
 )
+from papersift.client._say import error, note, plural
 from papersift.client.digest import cli as digest_cli
 
 __all__ = ["main"]
@@ -89,7 +90,7 @@ def _paper_id(text: str) -> str:
     resolved = arxiv_paper_id(text)
     if resolved is None:
         return text
-    print(f"note: --paper {text} taken as {resolved}", file=sys.stderr)
+    note(f"--paper {text} taken as {resolved}")
     return resolved
 
 
@@ -450,7 +451,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         # install (and every other command) does without.
         from papersift.client import feeds
     except ImportError as exc:
-        _error(
+        error(
             f"`papersift ingest` needs {exc.name or 'an optional dependency'}; "
             "install it with: pip install 'papersift[cli]'"
         )
@@ -479,7 +480,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
         try:
             interactions = _read_events(args.file)
         except InputError as exc:
-            _error(str(exc))
+            error(str(exc))
             return EXIT_USAGE
     else:
         missing = [option for option in ("--user", "--paper", "--kind") if single[option] is None]
@@ -535,10 +536,9 @@ def _read_events(path: str) -> list[Interaction]:
         raise InputError(f"{name} holds no events")
     if renamed:
         line_number, written = renamed[0]
-        print(
-            f"note: {len(renamed)} paper_id {_plural(len(renamed), 'value', 'values')} of {name} "
-            f"taken as arxiv:<id> (line {line_number}: {written} as {arxiv_paper_id(written)})",
-            file=sys.stderr,
+        note(
+            f"{len(renamed)} paper_id {plural(len(renamed), 'value', 'values')} of {name} "
+            f"taken as arxiv:<id> (line {line_number}: {written} as {arxiv_paper_id(written)})"
         )
     return interactions
 
@@ -737,9 +737,9 @@ def _cmd_delete_user(args: argparse.Namespace) -> int:
         result = client.delete_user(args.user)
     print(
         f"deleted {args.user}: {result.interactions_deleted} "
-        f"{_plural(result.interactions_deleted, 'interaction', 'interactions')}, "
+        f"{plural(result.interactions_deleted, 'interaction', 'interactions')}, "
         f"{result.cached_lists_deleted} cached "
-        f"{_plural(result.cached_lists_deleted, 'list', 'lists')}"
+        f"{plural(result.cached_lists_deleted, 'list', 'lists')}"
     )
     return EXIT_OK
 
@@ -768,8 +768,8 @@ def _cmd_days(args: argparse.Namespace) -> int:
     for day in listed.days:
         print(f"{day.date.isoformat():<10}  {day.papers:>{width},}")
     total = (
-        f"total: {len(listed.days):,} {_plural(len(listed.days), 'day', 'days')}, "
-        f"{papers:,} {_plural(papers, 'paper', 'papers')}"
+        f"total: {len(listed.days):,} {plural(len(listed.days), 'day', 'days')}, "
+        f"{papers:,} {plural(papers, 'paper', 'papers')}"
     )
     if listed.truncated:
         total += "; older days left out (narrow with --from, or raise --limit)"
@@ -778,14 +778,6 @@ def _cmd_days(args: argparse.Namespace) -> int:
 
 
 # --- entry point ----------------------------------------------------------------------------
-
-
-def _plural(count: int, one: str, many: str) -> str:
-    return one if count == 1 else many
-
-
-def _error(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -826,10 +818,10 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         return handler(args)
     except PaperSiftError as exc:
-        _error(exc.details)
+        error(exc.details)
         # e.g. which ingest batch failed and what was stored before it
-        for note in getattr(exc, "__notes__", ()):
-            print(f"note: {note}", file=sys.stderr)
+        for text in getattr(exc, "__notes__", ()):
+            note(text)
         if isinstance(exc, Unavailable):
             print(f"hint: is papersift-server running at {args.server}?", file=sys.stderr)
         elif isinstance(exc, DeadlineExceeded):
@@ -844,7 +836,7 @@ def _main(argv: Sequence[str] | None) -> int:
             )
         return EXIT_FAILED
     except ConnectionSettingsError as exc:
-        _error(str(exc))
+        error(str(exc))
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

@@ -15,6 +15,7 @@ from typing import Any
 
 from papersift.client._argtypes import listing_date, number, whole_number
 from papersift.client._connection import connect
+from papersift.client._say import error
 from papersift.client.digest.job import (
     DigestOptions,
     JobReport,
@@ -188,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``papersift digest`` with parsed arguments; returns the exit status."""
     parser: argparse.ArgumentParser = args.command_parser
     if importlib.util.find_spec("jinja2") is None:
-        _error(f"`papersift digest` needs Jinja2; install it with: {DIGEST_EXTRA_HINT}")
+        error(f"`papersift digest` needs Jinja2; install it with: {DIGEST_EXTRA_HINT}")
         return EXIT_FAILED
     problem = check_sender(args.sender)
     if problem:
@@ -207,13 +208,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         loaded = load_subscribers(args.subscribers)
     except SubscriberFileError as exc:
-        _error(str(exc))
+        error(str(exc))
         return EXIT_USAGE
     for found in loaded.problems:
         print(f"{'warning' if args.skip_invalid else 'error'}: {found}", file=sys.stderr)
     if loaded.problems and not args.skip_invalid:
         rows = loaded.invalid_rows
-        _error(
+        error(
             f"{rows} bad {'row' if rows == 1 else 'rows'} in {args.subscribers}; nothing was "
             "sent (fix them, or pass --skip-invalid to send to the other rows)"
         )
@@ -242,7 +243,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 sender = stack.enter_context(Outbox(args.outbox))
             except OSError as exc:
-                _error(f"cannot use the outbox {args.outbox}: {exc}")
+                error(f"cannot use the outbox {args.outbox}: {exc}")
                 return EXIT_USAGE
         client = stack.enter_context(connect(args))
         progress = stack.enter_context(_Progress(len(subscribers), enabled=not args.no_progress))
@@ -290,7 +291,3 @@ class _Progress:
     def __exit__(self, *exc_info: object) -> None:
         if self._bar is not None:
             self._bar.close()
-
-
-def _error(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
