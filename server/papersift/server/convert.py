@@ -30,14 +30,9 @@ from papersift.core.validation import (
     parse_date,
 )
 from papersift.server.paging import decode_page_token
+from papersift.server.queries import DaysQuery, RankPage, RankQuery
 from papersift.server.rules import RankRules, view_key
-from papersift.server.service import (
-    NO_MODEL_CONTENT_OFF_MESSAGE,
-    NO_MODEL_MESSAGE,
-    DaysQuery,
-    RankPage,
-    RankQuery,
-)
+from papersift.server.service import NO_MODEL_CONTENT_OFF_MESSAGE, NO_MODEL_MESSAGE
 from papersift.v1 import ranker_pb2 as pb
 
 _KINDS: dict[pb.InteractionKind.ValueType, InteractionKind] = {
