@@ -88,10 +88,7 @@ class ListBuilder:
         if model is not None and items is not None and reader.model is not None:
             scores = await asyncio.to_thread(model.scorer.score_user, items.items, reader.model)
             ordered = rank_by_scores(items.paper_ids, scores)
-            if is_content_model(model):
-                strategy = Strategy.CONTENT
-            else:
-                strategy = Strategy.PERSONAL if reader.personal else Strategy.FOLD_IN
+            strategy = scored_strategy(model, personal=reader.personal)
         if ordered is None:
             popularity = await asyncio.to_thread(self._store.popularity, query.date)
             similarity: np.ndarray | None = None
@@ -101,21 +98,11 @@ class ListBuilder:
             paper_ids = items.paper_ids if items is not None else tuple(sorted(day.papers))
             ordered = rank_by_community(paper_ids, popularity, similarity)
 
-        def finish(ordered: list[ScoredPaper]) -> list[ScoredPaper]:
-            ordered = without_hidden(ordered, day.keys, hidden_keys(query, reader))
-            rules = query.rules
-            ordered = admitted(
-                ordered, day.papers, day.texts if rules.filters_text else None, rules
-            )
-            if items is not None and query.diversity > 0:
-                ordered = diversified(ordered, items.row, items.items.content, query.diversity)
-            return followed_first(ordered, day.papers, rules)[: self._max_list_length]
-
-        finished = await asyncio.to_thread(finish, ordered)
+        finished = await asyncio.to_thread(
+            finish_list, ordered, query, reader, day, items, self._max_list_length
+        )
         metrics.RANKINGS.labels(strategy=strategy.value).inc()
-        # A content model is not a trained model: lists say they came from none.
-        served_by = model.version if model is not None and not is_content_model(model) else ""
-        return RankedList(strategy, served_by, tuple(finished))
+        return RankedList(strategy, served_by(model), tuple(finished))
 
     async def _community_profile(self, model: ModelBundle, community: Community) -> np.ndarray:
         """The community's profile in ``model``'s feature space (dense, unit length)."""
@@ -126,6 +113,36 @@ class ListBuilder:
 
         key = (model.version, community.version)
         return await self._community_profiles.get_or_compute(key, compute)
+
+
+def scored_strategy(model: ModelBundle, *, personal: bool) -> Strategy:
+    """The strategy of a list scored by ``model`` for a reader it knows (or folds in)."""
+    if is_content_model(model):
+        return Strategy.CONTENT
+    return Strategy.PERSONAL if personal else Strategy.FOLD_IN
+
+
+def served_by(model: ModelBundle | None) -> str:
+    """The model version a list names: a content model is not a trained model, so none."""
+    return model.version if model is not None and not is_content_model(model) else ""
+
+
+def finish_list(
+    ordered: list[ScoredPaper],
+    query: RankQuery,
+    reader: Reader,
+    day: DayPapers,
+    items: DayItems | None,
+    max_length: int,
+) -> list[ScoredPaper]:
+    """A scored list after the reader's hidden papers, the query's rules and diversity, cut
+    at ``max_length`` (synchronous: run it in a worker thread)."""
+    ordered = without_hidden(ordered, day.keys, hidden_keys(query, reader))
+    rules = query.rules
+    ordered = admitted(ordered, day.papers, day.texts if rules.filters_text else None, rules)
+    if items is not None and query.diversity > 0:
+        ordered = diversified(ordered, items.row, items.items.content, query.diversity)
+    return followed_first(ordered, day.papers, rules)[:max_length]
 
 
 async def no_papers(store: Store, date: dt.date) -> NotFound:
