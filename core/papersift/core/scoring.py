@@ -39,7 +39,7 @@ Params: ``format`` (``"papersift-hybrid-1"``), ``n_features``, ``n_components``,
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -118,6 +118,8 @@ class PreparedItems:
         biases: ``(n,)`` paper biases ``X @ b``.
         content: ``(n, F)`` CSR of the L2-normalised feature rows (for the content cosine).
         raw: ``(n, F)`` CSR of the feature rows as given, with the same sparsity as ``content``.
+        exact: ``vectors``, ``biases`` and ``content`` in float64, which scoring sums in (see
+            :meth:`Scorer.score_users`).
     """
 
     n_items: int
@@ -125,6 +127,29 @@ class PreparedItems:
     biases: np.ndarray
     content: sp.csr_matrix
     raw: sp.csr_matrix
+    exact: _Exact = field(repr=False)
+
+
+@dataclass(frozen=True)
+class _Exact:
+    """The float64 copies of a day's prepared arrays (index arrays shared with the float32 CSR)."""
+
+    vectors: np.ndarray
+    biases: np.ndarray
+    content: sp.csr_matrix
+    columns: sp.csr_matrix
+    """``content`` transposed, ``(F, n)``: what a block of profiles is multiplied by."""
+
+    @classmethod
+    def of(cls, vectors: np.ndarray, biases: np.ndarray, content: sp.csr_matrix) -> _Exact:
+        data = content.data.astype(np.float64)
+        exact = sp.csr_matrix((data, content.indices, content.indptr), shape=content.shape)
+        return cls(
+            vectors=np.ascontiguousarray(vectors, dtype=np.float64),
+            biases=biases.astype(np.float64),
+            content=exact,
+            columns=sp.csr_matrix(exact.T),
+        )
 
 
 def normalize_rows(m: sp.csr_matrix) -> sp.csr_matrix:
@@ -240,14 +265,16 @@ class Scorer:
                 f"features have shape {features.shape}, expected (n, {self.n_features})"
             )
         x = sp.csr_matrix(features, dtype=np.float32)
-        vectors = np.asarray(x @ self.arrays["feature_embeddings"], dtype=np.float32)
+        vectors = np.ascontiguousarray(x @ self.arrays["feature_embeddings"], dtype=np.float32)
         biases = np.asarray(x @ self.arrays["feature_biases"], dtype=np.float32).ravel()
+        content = normalize_rows(x)
         return PreparedItems(
             n_items=x.shape[0],
-            vectors=np.ascontiguousarray(vectors),
+            vectors=vectors,
             biases=biases,
-            content=normalize_rows(x),
+            content=content,
             raw=x,
+            exact=_Exact.of(vectors, biases, content),
         )
 
     # -- users --------------------------------------------------------------------------------
@@ -362,17 +389,83 @@ class Scorer:
 
         The blend of the module docstring, minus ``DISMISS_PENALTY`` times each paper's largest
         cosine to a paper the reader dismissed: "not this" pushes its near neighbours down
-        right away, whatever the model learned.
+        right away, whatever the model learned. Equal to the reader's row of
+        :meth:`score_users`.
         """
         if items.n_items == 0:
             return np.zeros(0, dtype=np.float32)
-        parts = self._parts(items, user)
+        closeness = None
+        if user.dismissed.shape[0] > 0:
+            closeness = (items.content @ user.dismissed.T).max(axis=1)
+        return self._blend(self._parts(items, user), closeness)
+
+    def score_users(
+        self, items: PreparedItems, users: Sequence[UserModel], *, block: int = 256
+    ) -> np.ndarray:
+        """``(len(users), n_items)`` float32: row ``i`` is :meth:`score_user` of ``users[i]``.
+
+        ``block`` readers at a time, each block as matrix products (factor scores, content
+        cosines, closeness to dismissed papers), so memory stays within a few
+        ``block x n_items`` float64 arrays. Both methods sum in float64 and round once, to
+        float32, at the end: whatever order the products add their terms in, the rows agree
+        (to the float32 bit, barring a float64 difference that straddles a float32 rounding
+        boundary, about one score in 10^8).
+        """
+        if block < 1:
+            raise ValueError(f"block must be at least 1, not {block}")
+        scores = np.zeros((len(users), items.n_items), dtype=np.float32)
+        if items.n_items == 0:
+            return scores
+        weight = float(self.params["blend_weight"])
+        exact = items.exact
+        for start in range(0, len(users), block):
+            chunk = users[start : start + block]
+            vectors = np.stack([user.vector for user in chunk]).astype(np.float64)
+            cf = vectors @ exact.vectors.T + exact.biases
+            content = np.asarray((self._profiles_of(chunk) @ exact.columns).todense())
+            closeness = self._closeness(items, chunk)
+            for row in range(len(chunk)):
+                near = closeness[row] if closeness is not None else None
+                scores[start + row] = self._blend(_parts(cf[row], content[row], weight), near)
+        return scores
+
+    @staticmethod
+    def _profiles_of(users: Sequence[UserModel]) -> sp.csr_matrix:
+        """The readers' dense profiles as the rows of one float64 CSR (profiles are sparse)."""
+        columns = [np.flatnonzero(user.profile) for user in users]
+        indptr = np.zeros(len(users) + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum([len(c) for c in columns])
+        width = users[0].profile.shape[0]
+        if not indptr[-1]:
+            return sp.csr_matrix((len(users), width), dtype=np.float64)
+        indices = np.concatenate(columns)
+        data = np.concatenate(
+            [user.profile[c].astype(np.float64) for user, c in zip(users, columns, strict=True)]
+        )
+        return sp.csr_matrix((data, indices, indptr), shape=(len(users), width))
+
+    @staticmethod
+    def _closeness(items: PreparedItems, users: Sequence[UserModel]) -> list[Any] | None:
+        """Per reader with dismissals, each paper's cosines to them; one product for all."""
+        dismissed = [user.dismissed for user in users]
+        if not any(rows.shape[0] for rows in dismissed):
+            return None
+        bounds = np.concatenate([[0], np.cumsum([rows.shape[0] for rows in dismissed])])
+        cosines = sp.csc_matrix(items.content @ sp.vstack(dismissed, format="csr").T)
+        return [
+            cosines[:, bounds[i] : bounds[i + 1]].max(axis=1) if bounds[i + 1] > bounds[i] else None
+            for i in range(len(users))
+        ]
+
+    @staticmethod
+    def _blend(parts: _ScoreParts, closeness: Any) -> np.ndarray:
+        """The z-scored blend, minus the dismissal penalty (``closeness``: sparse, or None)."""
         blended = parts.cf_weight * (parts.cf - parts.cf_mean) + parts.content_weight * (
             parts.content - parts.content_mean
         )
-        if user.dismissed.shape[0] > 0:
-            closeness = np.asarray((items.content @ user.dismissed.T).max(axis=1).todense())
-            blended = blended - DISMISS_PENALTY * np.maximum(closeness.ravel(), 0.0)
+        if closeness is not None:
+            near = np.asarray(closeness.todense(), dtype=np.float64).ravel()
+            blended = blended - DISMISS_PENALTY * np.maximum(near, 0.0)
         return np.asarray(blended, dtype=np.float32)
 
     def feature_contributions(
@@ -406,17 +499,22 @@ class Scorer:
         return explained
 
     def _parts(self, items: PreparedItems, user: UserModel) -> _ScoreParts:
-        cf = items.vectors @ user.vector + items.biases
-        content = np.asarray(items.content @ user.profile, dtype=np.float32).ravel()
-        w = float(self.params["blend_weight"])
-        return _ScoreParts(
-            cf=cf,
-            cf_mean=float(cf.mean()),
-            cf_weight=(1.0 - w) * _inverse_std(cf),
-            content=content,
-            content_mean=float(content.mean()),
-            content_weight=w * _inverse_std(content),
-        )
+        exact = items.exact
+        cf = exact.vectors @ user.vector.astype(np.float64) + exact.biases
+        content = np.asarray(exact.content @ user.profile.astype(np.float64)).ravel()
+        return _parts(cf, content, float(self.params["blend_weight"]))
+
+
+def _parts(cf: np.ndarray, content: np.ndarray, blend_weight: float) -> _ScoreParts:
+    """The blend's two scores of one reader (float64) and the z-scoring that mixes them."""
+    return _ScoreParts(
+        cf=cf,
+        cf_mean=float(cf.mean()),
+        cf_weight=(1.0 - blend_weight) * _inverse_std(cf),
+        content=content,
+        content_mean=float(content.mean()),
+        content_weight=blend_weight * _inverse_std(content),
+    )
 
 
 @dataclass(frozen=True)
