@@ -205,6 +205,25 @@ class Store:
             user=int(row[0]), papers=int(row[1]), activity=int(row[2]), erased_at=row[3]
         )
 
+    def interactions_of(self, user_ids: Collection[UserId]) -> dict[UserId, list[Interaction]]:
+        """Per user: what :meth:`user_interactions` gives (an empty list for none)."""
+        wanted = sorted(set(user_ids))
+
+        def fetch(connection: sa.Connection) -> dict[UserId, list[Interaction]]:
+            found: dict[UserId, list[Interaction]] = {UserId(user): [] for user in wanted}
+            for chunk in _chunks(wanted):
+                statement = (
+                    sa.select(interactions)
+                    .where(interactions.c.user_id.in_(chunk))
+                    .order_by(interactions.c.occurred_at, interactions.c.id)
+                )
+                for row in connection.execute(statement).mappings():
+                    interaction = _interaction_from_row(row)
+                    found[interaction.user_id].append(interaction)
+            return found
+
+        return self._read(fetch)
+
     def popularity(self, date: dt.date) -> dict[PaperId, int]:
         """Per paper of ``date``: how many distinct users clicked or saved it (only counts > 0)."""
         statement = (
