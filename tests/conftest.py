@@ -218,6 +218,9 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ThreadedServer]]:
             # Fitted in the background, the content model would change lists mid-test; the
             # tests of the CONTENT strategy turn it on and wait for it.
             "content_model": False,
+            # Likewise the background precompute would turn first requests into hits; its
+            # tests turn it on.
+            "precompute": False,
         }
         values.update(overrides)
         server = ThreadedServer(Settings(**values), wait_until_ready=wait_until_ready)

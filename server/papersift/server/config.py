@@ -129,6 +129,25 @@ class Settings(BaseSettings):
     tls_client_ca_file: Path | None = Field(
         None, description="PEM CA that client certificates must chain to; set: they are required"
     )
+    precompute: bool = Field(
+        True,
+        description=(
+            "when a trained model loads or a current day's papers change, cache every known "
+            "reader's plain list for the current days in the background"
+        ),
+    )
+    precompute_block: int = Field(
+        256, ge=1, le=10_000, description="most readers the background precompute scores at once"
+    )
+    precompute_days: int = Field(
+        1, ge=1, le=31, description="latest listing days the background precompute covers"
+    )
+    precompute_block_seconds: float = Field(
+        0.25,
+        gt=0,
+        le=60,
+        description="time a background precompute block should take (its size adapts)",
+    )
     max_concurrent_rpcs: int = Field(
         256,
         ge=1,

@@ -39,6 +39,11 @@ class ListBuilder:
         self._day_items: ComputedLru[tuple[str, dt.date, int], DayItems] = ComputedLru(16)
         self._community_profiles: ComputedLru[tuple[str, str], np.ndarray] = ComputedLru(4)
 
+    @property
+    def max_list_length(self) -> int:
+        """The longest list this builder keeps."""
+        return self._max_list_length
+
     async def papers_of_day(self, date: dt.date, papers_rev: int) -> DayPapers:
         """The day's papers at revision ``papers_rev``; raises ``NotFound`` if it has none."""
         day = self._day_papers.get((date, papers_rev))

@@ -66,6 +66,21 @@ DAY_CANDIDATES = Gauge(
     multiprocess_mode="mostrecent",
 )
 
+PRECOMPUTE_LISTS = Counter(
+    "papersift_precompute_lists_total",
+    "Known readers' lists cached by the background precompute.",
+)
+PRECOMPUTE_PENDING = Gauge(
+    "papersift_precompute_pending_readers",
+    "Readers (times current days) the running background pass has not computed yet; 0 idle.",
+    multiprocess_mode="max",
+)
+PRECOMPUTE_BLOCK_SECONDS = Histogram(
+    "papersift_precompute_block_seconds",
+    "Time one block of the background precompute spent in its worker thread.",
+    buckets=_LATENCY_BUCKETS,
+)
+
 
 def record_rpc(method: str, code: str, seconds: float) -> None:
     """Count one answered RPC."""
