@@ -29,6 +29,15 @@ class DayPapers:
         return {paper_id: paper_keys(paper) for paper_id, paper in self.papers.items()}
 
     @functools.cached_property
+    def by_key(self) -> Mapping[str, tuple[PaperId, ...]]:
+        """The papers having each identity key (the inverse of ``keys``)."""
+        found: dict[str, list[PaperId]] = {}
+        for paper_id, keys in self.keys.items():
+            for key in keys:
+                found.setdefault(key, []).append(paper_id)
+        return {key: tuple(ids) for key, ids in found.items()}
+
+    @functools.cached_property
     def texts(self) -> Mapping[PaperId, str]:
         """Each paper's folded title and abstract, for keyword rules."""
         return {paper_id: paper_text(paper) for paper_id, paper in self.papers.items()}

@@ -44,7 +44,9 @@ class Explainer:
         if page.strategy is not Strategy.POPULAR and model is not None:
             if reader is None:
                 personal = page.strategy is Strategy.PERSONAL
-                reader = await load_reader(self._store, model, query, personal=personal)
+                reader = await load_reader(
+                    self._store, model, query, personal=personal, rows=self._lists.history_rows
+                )
             if reader.model is not None:
                 items = await self._lists.prepared_day(model, query.date, day.papers, papers_rev)
                 personal_reasons_of = await asyncio.to_thread(

@@ -9,7 +9,7 @@ diversity (``diversified``), then move followed authors' papers to the top
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 
 import numpy as np
@@ -28,20 +28,49 @@ def rank_by_scores(
 ) -> list[ScoredPaper]:
     """Order ``candidates`` by ``scores`` (same order), best first.
 
-    ``candidates`` must be sorted by ``paper_id``: the stable sort then breaks ties by id.
+    ``candidates`` must be sorted by ``paper_id``: ties are broken by position, so by id.
+    With ``max_length`` only the head it needs is sorted (see :func:`ordered_rows`).
     """
     if len(candidates) != len(scores):
         raise ValueError(f"{len(candidates)} candidates but {len(scores)} scores")
-    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+    wanted = len(candidates) if max_length is None else max(max_length, 0)
     ranked: list[ScoredPaper] = []
-    for index in order:
-        paper_id = candidates[index]
-        if paper_id in excluded:
-            continue
-        ranked.append(ScoredPaper(paper_id, float(scores[index])))
-        if max_length is not None and len(ranked) >= max_length:
-            break
+    if wanted == 0:
+        return ranked
+    for rows in ordered_rows(scores, wanted + len(excluded)):
+        values = np.asarray(scores)[rows].tolist()
+        for index, score in zip(rows.tolist(), values, strict=True):
+            paper_id = candidates[index]
+            if paper_id in excluded:
+                continue
+            ranked.append(ScoredPaper(paper_id, float(score)))
+            if len(ranked) >= wanted:
+                return ranked
     return ranked
+
+
+def ordered_rows(scores: np.ndarray, head: int) -> Iterator[np.ndarray]:
+    """Row numbers of ``scores``, best first, ties by row: the order of a stable sort of
+    ``-scores``, in one or two chunks.
+
+    The first chunk holds at least ``head`` rows (every row scoring at least the
+    ``head``-th best score, found by ``argpartition``); only if the caller asks for more is
+    the rest sorted. Every row with a score at or above the cut comes before every row
+    below it in the full sort too, so the chunks joined are exactly that sort. Scores that
+    are not all finite are sorted in one go (NaN compares with nothing).
+    """
+    negated = -np.asarray(scores, dtype=np.float64)
+    if head >= len(negated) or not np.isfinite(negated).all():
+        yield np.argsort(negated, kind="stable")
+        return
+    if head < 1:
+        head = 1
+    cut = negated[np.argpartition(negated, head - 1)[head - 1]]
+    first = np.flatnonzero(negated <= cut)
+    yield first[np.argsort(negated[first], kind="stable")]
+    rest = np.flatnonzero(negated > cut)
+    if len(rest):
+        yield rest[np.argsort(negated[rest], kind="stable")]
 
 
 def without_hidden(

@@ -14,6 +14,7 @@ from papersift.core.scoring import UserHistory, UserModel
 from papersift.core.signals import UserSignals, user_signals
 from papersift.core.store import Store
 from papersift.core.types import Paper, PaperId
+from papersift.server.feature_rows import FeatureRowCache
 from papersift.server.identity import paper_keys
 from papersift.server.queries import RankQuery
 from papersift.server.rules import touched_papers
@@ -38,11 +39,34 @@ class Reader:
 
 
 async def load_reader(
-    store: Store, model: ModelBundle | None, query: RankQuery, *, personal: bool
+    store: Store,
+    model: ModelBundle | None,
+    query: RankQuery,
+    *,
+    personal: bool,
+    rows: FeatureRowCache | None = None,
+) -> Reader:
+    """:func:`load_reader_sync` in one worker thread."""
+    return await asyncio.to_thread(
+        load_reader_sync, store, model, query, personal=personal, rows=rows
+    )
+
+
+def load_reader_sync(
+    store: Store,
+    model: ModelBundle | None,
+    query: RankQuery,
+    *,
+    personal: bool,
+    rows: FeatureRowCache | None = None,
 ) -> Reader:
     """Load what the reader did; with a model, their history's features and user model
-    (from the model's own vector of the reader when ``personal``, else folded in)."""
-    interactions = await asyncio.to_thread(store.user_interactions, query.user_id)
+    (from the model's own vector of the reader when ``personal``, else folded in).
+
+    Synchronous (it reads the store): run it in a worker thread. ``rows`` keeps the history's
+    feature rows between requests (see :func:`reader_history`).
+    """
+    interactions = store.user_interactions(query.user_id)
     signals = user_signals(interactions)
     first_touch: dict[PaperId, dt.datetime] = {}
     for interaction in interactions:
@@ -52,29 +76,39 @@ async def load_reader(
     wanted = set(signals.positive) | signals.negative | acted
     if query.rules.exclude_seen:
         wanted |= signals.seen
-    touched: Mapping[PaperId, Paper] = {}
-    if wanted:
-        touched = await asyncio.to_thread(store.get_papers, wanted)
+    touched: Mapping[PaperId, Paper] = store.get_papers(wanted) if wanted else {}
     history: UserHistory | None = None
     user: UserModel | None = None
     if model is not None:
         if signals.positive or signals.negative:
-            history = await asyncio.to_thread(reader_history, model, signals, touched)
+            history = reader_history(model, signals, touched, rows=rows)
         personal_id = query.user_id if personal else None
         user = model.scorer.user_model(user_id=personal_id, history=history)
     return Reader(signals, first_touch, touched, history, user, personal, acted)
 
 
 def reader_history(
-    model: ModelBundle, signals: UserSignals, touched: Mapping[PaperId, Paper]
+    model: ModelBundle,
+    signals: UserSignals,
+    touched: Mapping[PaperId, Paper],
+    *,
+    rows: FeatureRowCache | None = None,
 ) -> UserHistory:
-    """Feature rows of the reader's liked and dismissed papers."""
+    """Feature rows of the reader's liked and dismissed papers.
+
+    With ``rows``, only papers it has no rows of yet are featurized (the result is the same).
+    """
     liked = [pid for pid in sorted(signals.positive) if pid in touched]
     disliked = [pid for pid in sorted(signals.negative) if pid in touched]
+    papers = [touched[pid] for pid in liked] + [touched[pid] for pid in disliked]
+    if rows is not None:
+        features = rows.transform(model, papers)
+    else:
+        features = model.featurizer.transform(papers)
     return UserHistory(
-        positive=model.featurizer.transform([touched[pid] for pid in liked]),
+        positive=features[: len(liked)],
         positive_weights=np.array([signals.positive[pid] for pid in liked], dtype=np.float32),
-        negative=model.featurizer.transform([touched[pid] for pid in disliked]),
+        negative=features[len(liked) :],
     )
 
 

@@ -84,6 +84,12 @@ class RankRules:
         return bool(self.must_have_keywords or self.must_not_keywords)
 
     @property
+    def filters(self) -> bool:
+        """Whether any category or keyword rule can drop a paper (else ``admits`` is always
+        true and the step can be skipped)."""
+        return bool(self.include_categories or self.exclude_categories or self.filters_text)
+
+    @property
     def canonical(self) -> dict[str, object]:
         """The rules as sorted plain data: equal rules give equal data (for cache keys)."""
         canonical: dict[str, object] = {
