@@ -27,7 +27,7 @@ _PROBE_TTL_MS: Final = 60_000
 """Life of the key the reconnection probe writes: it needs no cleaning up."""
 
 # The builtin TimeoutError (raised by asyncio.timeout) is an OSError; redis' own are RedisError.
-_BACKEND_ERRORS: Final = (RedisError, OSError)
+BACKEND_ERRORS: Final = (RedisError, OSError)
 
 # One atomic step, so a list cached concurrently is either deleted or still indexed afterwards,
 # never left behind unindexed. DEL takes the members in slices to stay within Lua's stack.
@@ -99,6 +99,42 @@ class RedisCache:
         """Whether Redis is marked down: ``get`` and ``set`` skip it until a PING succeeds."""
         return self._down
 
+    @property
+    def client(self) -> aioredis.Redis:
+        """The connection pool, shared with the revisions held beside the lists."""
+        return self._client
+
+    @property
+    def prefix(self) -> str:
+        """The prefix of every key this cache writes."""
+        return self._prefix
+
+    @property
+    def deadline(self) -> float:
+        """Seconds one whole operation may take before Redis is marked down."""
+        return self._deadline
+
+    def key_of(self, key: CacheKey) -> str:
+        """The Redis key of a list."""
+        return key.render(self._prefix)
+
+    def found(self, name: str, raw: bytes | None) -> RankedList | None:
+        """Count and decode a value read at ``name`` elsewhere (a corrupt one is a miss)."""
+        if raw is None:
+            self.stats.count("misses")
+            return None
+        ranking = _decode(raw)
+        if ranking is None:
+            self.stats.count("misses")
+            self._log.warning("Ignoring a corrupt cached ranking at %s", name)
+            return None
+        self.stats.count("hits")
+        return ranking
+
+    def mark_down(self, exc: BaseException) -> None:
+        """Count a backend failure and, unless already down, mark Redis down and probe it."""
+        self._mark_down(exc)
+
     async def get(self, key: CacheKey) -> RankedList | None:
         """The cached list, or ``None`` on a miss, a corrupt value or backend trouble."""
         if self._down:
@@ -108,7 +144,7 @@ class RedisCache:
         try:
             async with asyncio.timeout(self._deadline):
                 raw = await self._client.get(name)
-        except _BACKEND_ERRORS as exc:
+        except BACKEND_ERRORS as exc:
             self._mark_down(exc)
             return None
         if raw is None:
@@ -118,7 +154,7 @@ class RedisCache:
         if ranking is None:
             self.stats.count("misses")
             self._log.warning("Deleting a corrupt cached ranking at %s", name)
-            with contextlib.suppress(*_BACKEND_ERRORS):
+            with contextlib.suppress(*BACKEND_ERRORS):
                 async with asyncio.timeout(self._deadline):
                     await self._client.delete(name)
             return None
@@ -142,7 +178,7 @@ class RedisCache:
                 # Renewed on every set, the index outlives every key it lists.
                 pipe.expire(index, self._ttl)
                 await pipe.execute()
-        except _BACKEND_ERRORS as exc:
+        except BACKEND_ERRORS as exc:
             self._mark_down(exc)
 
     async def delete_user(self, user_id: UserId) -> int:
@@ -154,7 +190,7 @@ class RedisCache:
         try:
             async with asyncio.timeout(self._deadline):
                 removed = await self._delete_indexed(keys=[self._index_key(user_id)])
-        except _BACKEND_ERRORS as exc:
+        except BACKEND_ERRORS as exc:
             self._mark_down(exc)
             raise CacheUnavailable(
                 f"the cached rankings could not be removed from Redis at {self._where} "
