@@ -19,7 +19,7 @@ import multiprocessing.synchronize
 import os
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.queues import Queue
 from pathlib import Path
@@ -40,6 +40,7 @@ __all__ = [
     "cpu_seconds",
     "percentile",
     "run_load",
+    "run_series",
 ]
 
 CHECK_METHOD = "/grpc.health.v1.Health/Check"
@@ -190,38 +191,67 @@ def run_load(spec: LoadSpec, server_pids: Sequence[int] = ()) -> LoadResult:
 
     ``server_pids``: processes whose CPU time over the measured window is reported.
     """
+    return run_series([spec], server_pids)[0]
+
+
+def run_series(
+    specs: Sequence[LoadSpec],
+    server_pids: Sequence[int] = (),
+    on_start: Callable[[int], object] | None = None,
+) -> list[LoadResult]:
+    """Run ``specs`` one after the other from one set of client processes; a result each.
+
+    Interleaving runs (the floor, a row, the floor, a row, ...) in the same processes costs one
+    process start for the whole series, and keeps each row next to its floor in time. Every
+    spec must have the same ``clients`` and ``processes``; each has its own warm-up, and all
+    processes start each measurement together. ``on_start(i)`` is called as spec ``i``'s
+    measurement starts (its connections are open by then).
+    """
+    if not specs:
+        return []
+    first_spec = specs[0]
+    shape = (first_spec.address, first_spec.clients, first_spec.processes)
+    if any((spec.address, spec.clients, spec.processes) != shape for spec in specs):
+        raise ValueError("specs: every run of a series needs the same address, clients, processes")
     context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(spec.processes + 1)
+    barrier = context.Barrier(first_spec.processes + 1)
     results: Queue[ProcessResult | str] = context.Queue()
-    shares = _split(spec.clients, spec.processes)
+    shares = _split(first_spec.clients, first_spec.processes)
     workers = []
     first = 0
     for share in shares:
         worker = context.Process(
             target=_process_main,
-            args=(spec, first, share, barrier, results),
+            args=(list(specs), first, share, barrier, results),
             daemon=True,
         )
         worker.start()
         workers.append(worker)
         first += share
+    merged: list[LoadResult] = []
     try:
-        barrier.wait(timeout=_START_TIMEOUT)
-        server_before = {pid: cpu_seconds([pid]) for pid in server_pids}
-        collected: list[ProcessResult] = []
-        for _ in workers:
-            outcome = results.get(timeout=spec.duration + spec.timeout * max(1, spec.min_requests))
-            if isinstance(outcome, str):
-                raise RuntimeError(f"a load process failed: {outcome}")
-            collected.append(outcome)
-        server_cpu = {pid: cpu_seconds([pid]) - server_before[pid] for pid in server_pids}
+        for index, spec in enumerate(specs):
+            barrier.wait(timeout=_START_TIMEOUT + spec.timeout * spec.warmup)
+            if on_start is not None:
+                on_start(index)
+            server_before = {pid: cpu_seconds([pid]) for pid in server_pids}
+            collected: list[ProcessResult] = []
+            for _ in workers:
+                wait = spec.duration + spec.timeout * max(1, spec.min_requests)
+                outcome = results.get(timeout=wait)
+                if isinstance(outcome, str):
+                    raise RuntimeError(f"a load process failed: {outcome}")
+                collected.append(outcome)
+            server_cpu = {pid: cpu_seconds([pid]) - server_before[pid] for pid in server_pids}
+            merged.append(_merge(spec, collected, server_cpu))
+            barrier.wait(timeout=_START_TIMEOUT + spec.timeout)
     finally:
         for worker in workers:
             worker.join(timeout=10)
             if worker.is_alive():
                 worker.terminate()
                 worker.join()
-    return _merge(spec, collected, server_cpu)
+    return merged
 
 
 def _split(clients: int, processes: int) -> list[int]:
@@ -254,52 +284,66 @@ def _merge(
 
 
 def _process_main(
-    spec: LoadSpec,
+    specs: Sequence[LoadSpec],
     first_client: int,
     n_clients: int,
     barrier: multiprocessing.synchronize.Barrier,
     results: Queue[ProcessResult | str],
 ) -> None:
-    """Body of a client process: connect, warm up, wait for the others, measure, report."""
+    """Body of a client process: connect; per spec warm up, start together, measure, report."""
     try:
-        results.put(asyncio.run(_drive(spec, first_client, n_clients, barrier)))
+        asyncio.run(_drive(specs, first_client, n_clients, barrier, results))
     except BaseException as exc:  # the parent must hear of it, not wait for a result forever
         results.put(f"{type(exc).__name__}: {exc}")
         raise
 
 
 async def _drive(
-    spec: LoadSpec,
+    specs: Sequence[LoadSpec],
     first_client: int,
     n_clients: int,
     barrier: multiprocessing.synchronize.Barrier,
-) -> ProcessResult:
+    results: Queue[ProcessResult | str],
+) -> None:
     channels = [
-        grpc.aio.insecure_channel(spec.address, options=_CHANNEL_OPTIONS) for _ in range(n_clients)
+        grpc.aio.insecure_channel(specs[0].address, options=_CHANNEL_OPTIONS)
+        for _ in range(n_clients)
     ]
     try:
-        calls: list[grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]] = [
-            channel.unary_unary(spec.method) for channel in channels
-        ]
-        own = [_requests_of(spec, first_client + index) for index in range(n_clients)]  # per client
-        warmups = list(spec.warmup_requests) if spec.unique else list(spec.requests)
-        for call in calls:
-            for n in range(spec.warmup):
-                if warmups:
-                    await call(warmups[n % len(warmups)], timeout=spec.timeout)
-        await asyncio.to_thread(barrier.wait, _START_TIMEOUT)
-        cpu_start = time.process_time()
-        deadline = time.perf_counter_ns() + int(spec.duration * 1e9)
-        logs = await asyncio.gather(
-            *(
-                _client(spec, call, requests, deadline)
-                for call, requests in zip(calls, own, strict=True)
-            )
-        )
-        cpu = time.process_time() - cpu_start
+        for spec in specs:
+            results.put(await _measure(spec, channels, first_client, barrier))
+            # Nobody warms up for the next run while another process still measures this one.
+            await asyncio.to_thread(barrier.wait, _START_TIMEOUT + spec.timeout)
     finally:
         for channel in channels:
             await channel.close()
+
+
+async def _measure(
+    spec: LoadSpec,
+    channels: Sequence[grpc.aio.Channel],
+    first_client: int,
+    barrier: multiprocessing.synchronize.Barrier,
+) -> ProcessResult:
+    calls: list[grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]] = [
+        channel.unary_unary(spec.method) for channel in channels
+    ]
+    own = [_requests_of(spec, first_client + index) for index in range(len(channels))]
+    warmups = list(spec.warmup_requests) if spec.unique else list(spec.requests)
+    for call in calls:
+        for n in range(spec.warmup):
+            if warmups:
+                await call(warmups[n % len(warmups)], timeout=spec.timeout)
+    await asyncio.to_thread(barrier.wait, _START_TIMEOUT)
+    cpu_start = time.process_time()
+    deadline = time.perf_counter_ns() + int(spec.duration * 1e9)
+    logs = await asyncio.gather(
+        *(
+            _client(spec, call, requests, deadline)
+            for call, requests in zip(calls, own, strict=True)
+        )
+    )
+    cpu = time.process_time() - cpu_start
     result = ProcessResult(
         starts_ns=np.array([start for log in logs for start in log.starts], dtype=np.int64),
         latencies_ns=np.array([lat for log in logs for lat in log.latencies], dtype=np.int64),

@@ -10,8 +10,11 @@ from pathlib import Path
 from bench.speed import workload
 
 __all__ = [
+    "DEFAULT_REDIS_URL",
     "FOLD_IN_EVENTS_PER_READER",
     "HIT_READERS",
+    "PRECOMPUTE_EVENTS",
+    "PRECOMPUTE_READERS",
     "QUICK_SERVING",
     "READER_EVENTS",
     "TRAIN_SIZES",
@@ -29,6 +32,12 @@ HIT_READERS = workload.BATCH_SIZE
 FOLD_IN_EVENTS_PER_READER = 8
 #: Mean events per synthetic reader of the trained models (readers grow with interactions).
 READER_EVENTS = 40
+#: Known readers of the models the background precompute is timed on.
+PRECOMPUTE_READERS = (1_000, 10_000)
+#: Events per reader of those models (fewer than READER_EVENTS, so that training them is quick).
+PRECOMPUTE_EVENTS = 10
+#: The Redis of the Redis-backed rows: a database of its own (keys under the run's prefix).
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
 
 
 @dataclass(frozen=True)
@@ -42,13 +51,16 @@ class Options:
     clients: tuple[int, ...] = (1, 8)
     load_processes: int = 2
     duration: float = 4.0
+    repeats: int = 3
     serving_interactions: int = 100_000
-    fold_in_readers: int = 1_000
+    fold_in_readers: int = 2_500
     train_sizes: tuple[int, ...] = TRAIN_SIZES
     train_epochs: int | None = 1
     train_threads: int = 2
     workers: tuple[int, ...] = (1, 2)
-    redis_url: str | None = None
+    redis_url: str | None = DEFAULT_REDIS_URL
+    precompute_readers: tuple[int, ...] = PRECOMPUTE_READERS
+    precompute_timeout: float = 180.0
     log_level: str = "INFO"
     seed: int = 0
     profile: bool = False
@@ -65,10 +77,20 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smoke run (~2 min): 1.5 s per load run, 300 FOLD_IN readers, and one training "
-        f"run, of the served model, on {QUICK_SERVING:,} interactions",
+        help="the issue's goals in one shorter run (about 6 min): 1.5 s per load run, 1,000 "
+        "FOLD_IN readers, and one training run, of the served model, on "
+        f"{QUICK_SERVING:,} interactions",
     )
-    parser.add_argument("--duration", type=float, help="seconds of measurement per run (4)")
+    parser.add_argument(
+        "--duration", type=float, help="seconds of measurement per run (4; 1.5 with --quick)"
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="runs of each row at each number of clients, each just after a run of the floor "
+        "(default 3); the tables give medians and ranges",
+    )
     parser.add_argument(
         "--clients", default="1,8", help="comma-separated concurrent clients (default 1,8)"
     )
@@ -89,7 +111,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         "--fold-in-readers",
         type=int,
         help=f"readers recorded after training ({FOLD_IN_EVENTS_PER_READER} events each; "
-        "default 1000, 300 with --quick)",
+        "default 2500, 1000 with --quick)",
     )
     parser.add_argument(
         "--train-sizes",
@@ -115,7 +137,27 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         default="1,2",
         help="worker counts to compare on cache-hit RankPapers (default 1,2; 'none' to skip)",
     )
-    parser.add_argument("--redis-url", help="use this Redis as the ranking cache (default: none)")
+    parser.add_argument(
+        "--redis-url",
+        default=DEFAULT_REDIS_URL,
+        help="the Redis of the Redis-backed cache-hit row and of the worker comparison (a key "
+        f"prefix of the run's own, deleted at the end; default {DEFAULT_REDIS_URL}); 'none': "
+        "no Redis row, workers compared on in-process caches. The other rows always use the "
+        "in-process cache",
+    )
+    parser.add_argument(
+        "--precompute-readers",
+        default=",".join(str(n) for n in PRECOMPUTE_READERS),
+        help="known readers of the models the background precompute is timed on, each a model "
+        f"of its own ({PRECOMPUTE_EVENTS} events a reader; default "
+        f"{','.join(str(n) for n in PRECOMPUTE_READERS)}; 'none' to skip)",
+    )
+    parser.add_argument(
+        "--precompute-timeout",
+        type=float,
+        help="most seconds to wait for a precompute to cache every known reader (180; 90 with "
+        "--quick)",
+    )
     parser.add_argument(
         "--server-log-level",
         default="INFO",
@@ -144,6 +186,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     try:
         clients = _counts(args.clients)
         workers = _counts(args.workers)
+        precompute = _counts(args.precompute_readers)
         sizes = (
             _counts(args.train_sizes)
             if args.train_sizes
@@ -159,6 +202,11 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         parser.error(
             "--duration, --load-processes, --day-size and --train-threads must be positive"
         )
+    if args.repeats < 1:
+        parser.error(f"--repeats: at least 1 (3 or more to see the noise), got {args.repeats}")
+    timeout = args.precompute_timeout or (90.0 if quick else 180.0)
+    if timeout <= 0:
+        parser.error(f"--precompute-timeout must be positive, got {timeout:g}")
     serving = args.serving_interactions or (QUICK_SERVING if quick else 100_000)
     return Options(
         out_dir=args.out,
@@ -168,13 +216,16 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         clients=clients,
         load_processes=args.load_processes,
         duration=duration,
+        repeats=args.repeats,
         serving_interactions=serving,
-        fold_in_readers=args.fold_in_readers or (300 if quick else 1_000),
+        fold_in_readers=args.fold_in_readers or (1_000 if quick else 2_500),
         train_sizes=sizes,
         train_epochs=epochs,
         train_threads=args.train_threads,
         workers=workers,
-        redis_url=args.redis_url,
+        redis_url=None if args.redis_url.strip() == "none" else args.redis_url,
+        precompute_readers=precompute,
+        precompute_timeout=timeout,
         log_level=args.server_log_level,
         seed=args.seed,
         profile=args.profile,

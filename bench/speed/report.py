@@ -1,4 +1,9 @@
-"""The speed benchmark's results: markdown tables, goals, the JSON dump and the plot."""
+"""The speed benchmark's results: markdown tables, goals, the JSON dump and the plot.
+
+Each RPC row at each number of clients is a :class:`~bench.speed.stats.Measured`: several
+runs, each just after a run of the floor. Tables give medians, and ratios to the floor as
+``median (min-max)`` over the repeats.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +19,15 @@ matplotlib.use("Agg")  # files only: never open a window, work without a display
 import matplotlib.pyplot as plt
 
 from bench.results_files import write_results
+from bench.speed.goals import Goal, goals
 from bench.speed.load import LoadResult
+from bench.speed.precompute import PrecomputeRun, extrapolate
+from bench.speed.stats import Measured, Spread, bounds_of_ratio
 from bench.speed.training import TrainRun
 
 __all__ = [
     "FLOOR",
+    "ON_PAPER_READERS",
     "Goal",
     "RpcRow",
     "SpeedResults",
@@ -31,10 +40,8 @@ __all__ = [
 
 #: Key of the row every other row is compared with.
 FLOOR = "check"
-#: Goals of issue 6.
-HIT_SHARE_GOAL = 0.70
-MISS_P99_GOAL = 2.0
-WORKERS_GOAL = 1.6
+#: Known readers whose precompute time is extrapolated from the largest measured one.
+ON_PAPER_READERS = 100_000
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,7 @@ class RpcRow:
 
     key: str
     label: str
-    results: Mapping[int, LoadResult]
+    results: Mapping[int, Measured]
     #: Readers, events or papers per request (1 for single calls).
     items_per_request: int = 1
     item: str = ""
@@ -51,22 +58,27 @@ class RpcRow:
 
 @dataclass(frozen=True)
 class WorkersRun:
-    """Cache-hit RankPapers against a server with ``workers`` processes."""
+    """Cache-hit RankPapers against a server with ``workers`` processes, repeated.
+
+    ``connections``: per hit run, the established connections each worker held (how the kernel
+    spread the clients); ``worker_cpu_seconds``: CPU each worker used over the hit runs.
+    """
 
     workers: int
-    result: LoadResult
-    #: CPU seconds each worker process used during the run (how the kernel spread connections).
+    measured: Measured
+    connections: tuple[tuple[int, ...], ...] = ()
     worker_cpu_seconds: tuple[float, ...] = ()
 
-
-@dataclass(frozen=True)
-class Goal:
-    """A target of issue 6 and what the run reached."""
-
-    name: str
-    target: str
-    measured: str
-    met: bool
+    def spread_text(self) -> str:
+        """How the load was spread over the workers, e.g. ``connections 4/4, CPU s 3.1/2.9``."""
+        parts = []
+        if self.connections:
+            runs = sorted({"/".join(str(n) for n in run) for run in self.connections})
+            parts.append(f"connections per worker {' or '.join(runs)}")
+        if self.worker_cpu_seconds:
+            cpu = "/".join(f"{s:.1f}" for s in self.worker_cpu_seconds)
+            parts.append(f"CPU s per worker {cpu}")
+        return ", ".join(parts) or "-"
 
 
 @dataclass
@@ -75,8 +87,10 @@ class SpeedResults:
 
     command: str
     concurrencies: tuple[int, ...]
+    repeats: int = 1
     rows: list[RpcRow] = field(default_factory=list)
     workers: list[WorkersRun] = field(default_factory=list)
+    precompute: list[PrecomputeRun] = field(default_factory=list)
     training: list[TrainRun] = field(default_factory=list)
     setup: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -104,14 +118,21 @@ def _num(value: float, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _rate(value: float) -> str:
+    return _num(value, 1 if value < 100 else 0)
+
+
 def _ms(value: float) -> str:
     if math.isnan(value):
         return "-"
     return f"{value:.2f}" if value < 10 else f"{value:,.1f}"
 
 
-def _ratio(value: float) -> str:
-    return "-" if math.isnan(value) or math.isinf(value) else f"{value:.2f}x"
+def _ratio(spread: Spread) -> str:
+    finite = Spread.of(v for v in (spread.median, spread.low, spread.high) if not math.isinf(v))
+    if not finite.measured:
+        return "-"
+    return spread.text(lambda value: f"{value:.2f}", "x")
 
 
 def _div(a: float, b: float) -> float:
@@ -119,8 +140,7 @@ def _div(a: float, b: float) -> float:
 
 
 def rpc_table(results: SpeedResults) -> str:
-    """Side by side per concurrency: req/s, p50, p99 and both ratios to the floor."""
-    floor = results.row(FLOOR)
+    """Side by side per concurrency: median req/s, p50, p99 and both ratios to the floor."""
     header = ["RPC"]
     for clients in results.concurrencies:
         header += [
@@ -134,29 +154,30 @@ def rpc_table(results: SpeedResults) -> str:
     for row in results.rows:
         cells = [row.label]
         for clients in results.concurrencies:
-            result = row.results.get(clients)
-            base = floor.results.get(clients) if floor else None
-            if result is None or result.requests == 0:
+            measured = row.results.get(clients)
+            if measured is None or not measured.answered:
                 cells += ["-"] * 5
                 continue
             cells += [
-                _num(result.throughput, 1 if result.throughput < 100 else 0),
-                _ms(result.latency_ms(50)),
-                _ms(result.latency_ms(99)),
-                _ratio(_div(result.throughput, base.throughput)) if base else "-",
-                _ratio(_div(result.latency_ms(99), base.latency_ms(99))) if base else "-",
+                _rate(measured.throughput().median),
+                _ms(measured.latency_ms(50).median),
+                _ms(measured.latency_ms(99).median),
+                _ratio(measured.throughput_ratio()),
+                _ratio(measured.latency_ratio(99)),
             ]
         rows.append(cells)
     return _table(header, rows)
 
 
 def detail_table(results: SpeedResults) -> str:
-    """Per run: requests measured, items/s, the cores server and clients used, what came back."""
+    """Per row and clients, over its runs: requests, items/s, cores used, what came back."""
     header = [
         "RPC",
         "clients",
+        "runs",
         "requests",
         "seconds",
+        "req/s per run",
         "items/s",
         "server cores",
         "server CPU ms/req",
@@ -167,11 +188,12 @@ def detail_table(results: SpeedResults) -> str:
     rows = []
     for row in results.rows:
         for clients in results.concurrencies:
-            result = row.results.get(clients)
-            if result is None:
+            measured = row.results.get(clients)
+            if measured is None:
                 continue
+            seconds = measured.seconds()
             items = (
-                f"{_num(result.throughput * row.items_per_request)} {row.item}"
+                f"{_num(measured.throughput().median * row.items_per_request)} {row.item}"
                 if row.items_per_request > 1
                 else "-"
             )
@@ -179,14 +201,16 @@ def detail_table(results: SpeedResults) -> str:
                 [
                     row.label,
                     str(clients),
-                    f"{result.requests:,}",
-                    f"{result.seconds:.1f}",
+                    str(len(measured.runs)),
+                    f"{measured.requests:,}",
+                    f"{seconds:.1f}",
+                    ", ".join(_rate(run.throughput) for run in measured.runs),
                     items,
-                    f"{result.server_cores:.2f}",
-                    _ms(1000 * _div(result.server_cpu_seconds, result.requests)),
-                    f"{result.client_cores:.2f}",
-                    _checks(result.checks),
-                    _checks(result.errors) or "0",
+                    f"{_div(measured.server_cpu_seconds(), seconds):.2f}",
+                    _ms(1000 * _div(measured.server_cpu_seconds(), measured.requests)),
+                    f"{_div(measured.client_cpu_seconds(), seconds):.2f}",
+                    _checks(measured.checks()),
+                    _checks(measured.errors()) or "0",
                 ]
             )
     return _table(header, rows)
@@ -198,31 +222,86 @@ def _checks(counts: Mapping[str, int]) -> str:
 
 def workers_table(results: SpeedResults) -> str:
     """Cache-hit RankPapers at the same load against 1 and 2 worker processes."""
-    base = results.workers[0].result.throughput if results.workers else 0.0
+    base = results.workers[0].measured.throughput() if results.workers else Spread.of(())
     header = [
         "server",
         "clients",
+        "runs",
         "req/s",
         "p50 ms",
         "p99 ms",
-        "server cores",
-        "CPU s per worker",
-        "x 1 worker",
+        "floor req/s",
+        "req/s ÷ floor",
+        "load spread over the workers",
+        f"x --workers {results.workers[0].workers}" if results.workers else "x",
+    ]
+    rows = []
+    for run in results.workers:
+        measured = run.measured
+        floor = Spread.of(floor.throughput for floor in measured.floors)
+        rows.append(
+            [
+                f"--workers {run.workers}",
+                str(measured.clients),
+                str(len(measured.runs)),
+                measured.throughput().text(_rate),
+                _ms(measured.latency_ms(50).median),
+                _ms(measured.latency_ms(99).median),
+                _rate(floor.median),
+                _ratio(measured.throughput_ratio()),
+                run.spread_text(),
+                _ratio(bounds_of_ratio(measured.throughput(), base)),
+            ]
+        )
+    return _table(header, rows)
+
+
+def precompute_table(results: SpeedResults) -> str:
+    """Per model: seconds after its publication until it loaded and its readers were cached."""
+    header = [
+        "known readers",
+        "status",
+        "model loaded s",
+        "first list s",
+        "every reader cached s",
+        "lists cached",
+        "most pending",
+        "readers/s",
     ]
     rows = [
         [
-            f"--workers {run.workers}",
-            str(run.result.clients),
-            _num(run.result.throughput),
-            _ms(run.result.latency_ms(50)),
-            _ms(run.result.latency_ms(99)),
-            f"{run.result.server_cores:.2f}",
-            " / ".join(f"{s:.1f}" for s in run.worker_cpu_seconds) or "-",
-            _ratio(_div(run.result.throughput, base)),
+            f"{run.readers:,}",
+            run.status,
+            _num(run.loaded_seconds, 1),
+            _num(run.first_list_seconds, 1),
+            _num(run.cached_seconds, 1),
+            f"{run.lists:,}" if run.available else "-",
+            f"{run.most_pending:,}" if run.available else "-",
+            _num(run.readers_per_second),
         ]
-        for run in results.workers
+        for run in results.precompute
     ]
+    basis = _extrapolation_basis(results.precompute)
+    if basis is not None:
+        rows.append(
+            [
+                f"{ON_PAPER_READERS:,} (on paper)",
+                f"T = L + N / r from {basis.readers:,}",
+                _num(basis.loaded_seconds, 1),
+                "-",
+                _num(extrapolate(basis, ON_PAPER_READERS), 0),
+                "-",
+                "-",
+                _num(basis.readers_per_second),
+            ]
+        )
     return _table(header, rows)
+
+
+def _extrapolation_basis(runs: Sequence[PrecomputeRun]) -> PrecomputeRun | None:
+    """The largest run with a rate: the one the on-paper time is drawn from."""
+    rated = [run for run in runs if not math.isnan(run.readers_per_second)]
+    return max(rated, key=lambda run: run.readers) if rated else None
 
 
 def training_table(runs: Sequence[TrainRun]) -> str:
@@ -252,7 +331,7 @@ def training_table(runs: Sequence[TrainRun]) -> str:
                 f"{run.seconds:.1f}",
                 f"{run.cpu_seconds:.1f}",
                 f"{run.peak_rss_mb:,.0f}",
-                _ratio(_div(run.seconds, previous.seconds)) if previous else "-",
+                f"{_div(run.seconds, previous.seconds):.2f}x" if previous else "-",
                 str(run.exit_code),
             ]
         )
@@ -260,59 +339,12 @@ def training_table(runs: Sequence[TrainRun]) -> str:
     return _table(header, rows)
 
 
-def goals(results: SpeedResults) -> list[Goal]:
-    """Issue 6's three goals, judged on this run's numbers (those that were measured)."""
-    out: list[Goal] = []
-    floor, hit, miss = results.row(FLOOR), results.row("rank_hit"), results.row("rank_miss")
-    top = max(results.concurrencies)
-    if floor and hit and top in floor.results and top in hit.results:
-        share = _div(hit.results[top].throughput, floor.results[top].throughput)
-        out.append(
-            Goal(
-                f"cache-hit RankPapers throughput vs the floor ({top} clients)",
-                f"≥ {HIT_SHARE_GOAL:.0%}",
-                f"{share:.0%} ({hit.results[top].throughput:,.0f} vs "
-                f"{floor.results[top].throughput:,.0f} req/s)",
-                share >= HIT_SHARE_GOAL,
-            )
-        )
-    if floor and miss:
-        for clients in results.concurrencies:
-            if clients not in floor.results or clients not in miss.results:
-                continue
-            ratio = _div(
-                miss.results[clients].latency_ms(99), floor.results[clients].latency_ms(99)
-            )
-            out.append(
-                Goal(
-                    f"cache-miss (PERSONAL) RankPapers p99 vs the floor's p99 ({clients} "
-                    f"client{'s' if clients > 1 else ''})",
-                    f"≤ {MISS_P99_GOAL:g}x",
-                    f"{ratio:.1f}x ({miss.results[clients].latency_ms(99):.1f} vs "
-                    f"{floor.results[clients].latency_ms(99):.2f} ms)",
-                    ratio <= MISS_P99_GOAL,
-                )
-            )
-    if len(results.workers) >= 2:
-        one, two = results.workers[0].result, results.workers[1].result
-        speedup = _div(two.throughput, one.throughput)
-        out.append(
-            Goal(
-                f"--workers {results.workers[1].workers} vs --workers {results.workers[0].workers}"
-                f" (cache-hit RankPapers, {one.clients} clients)",
-                f"≥ {WORKERS_GOAL:g}x",
-                f"{speedup:.2f}x ({two.throughput:,.0f} vs {one.throughput:,.0f} req/s)",
-                speedup >= WORKERS_GOAL,
-            )
-        )
-    return out
-
-
 def goals_table(results: SpeedResults) -> str:
-    """The goals, met or missed."""
+    """The goals: target, measured value, ratio with its range, met or missed."""
+    verdicts = {True: "yes", False: "**no**", None: "not measured"}
     return _table(
-        ["goal", "target", "measured", "met"],
-        [[g.name, g.target, g.measured, "yes" if g.met else "**no**"] for g in goals(results)],
+        ["goal", "target", "measured (median, min-max)", "ratio (median, min-max)", "met"],
+        [[g.name, g.target, g.measured, g.ratio_text(), verdicts[g.met]] for g in goals(results)],
     )
 
 
@@ -329,22 +361,33 @@ def markdown(results: SpeedResults) -> str:
         f"## RPCs on a {setup.get('day_papers', 0):,}-paper day (one server, "
         f"--workers 1, {setup.get('backend', '?')})",
         "",
-        "Ratios compare with the health `Check` at the same number of clients (the floor of "
-        "this machine's gRPC stack); req/s ÷ floor above 1 would be faster than the floor, "
-        "p99 ÷ floor is how many times the floor's p99 the row's p99 is.",
+        f"Each row ran {results.repeats} time(s) at each number of clients, each run just "
+        "after a run of the health `Check` (the floor of this machine's gRPC stack) with the "
+        "same clients. req/s, p50 and p99 are medians over the runs; the ratios are taken run "
+        "by run against the floor run before it, shown as median (min-max). The floor's own "
+        "ratios are its runs against their median: how much the machine moved. req/s ÷ floor "
+        "above 1 would be faster than the floor; p99 ÷ floor is how many times the floor's "
+        "p99 the row's p99 is.",
         "",
         rpc_table(results),
         "",
-        "Per run:",
+        "Per row, over its runs:",
         "",
         detail_table(results),
     ]
     if results.workers:
         parts += [
             "",
-            "## Worker processes (cache-hit RankPapers)",
+            f"## Worker processes (cache-hit RankPapers, {setup.get('workers_cache', '?')})",
             "",
             workers_table(results),
+        ]
+    if results.precompute:
+        parts += [
+            "",
+            "## Background precompute (known readers' lists, after a model is published)",
+            "",
+            precompute_table(results),
         ]
     if results.training:
         parts += [
@@ -353,7 +396,7 @@ def markdown(results: SpeedResults) -> str:
             "",
             training_table(results.training),
         ]
-    parts += ["", "## Goals (issue 6)", "", goals_table(results)]
+    parts += ["", "## Goals (issue 12)", "", goals_table(results)]
     if results.notes:
         parts += ["", "Notes:", "", *(f"- {note}" for note in results.notes)]
     if results.profiles:
@@ -386,28 +429,84 @@ def _result_json(result: LoadResult) -> dict[str, Any]:
     }
 
 
+def _measured_json(measured: Measured) -> dict[str, Any]:
+    """Medians at the top (as one run's fields were), then ratios and every run."""
+    throughput = measured.throughput()
+    return {
+        "clients": measured.clients,
+        "requests": measured.requests,
+        "throughput": None if not throughput.measured else throughput.median,
+        "latency_ms": {
+            f"p{q:g}": measured.latency_ms(q).as_json()["median"] for q in (50, 90, 99, 100)
+        },
+        "spread": {
+            "throughput": throughput.as_json(),
+            "p50_ms": measured.latency_ms(50).as_json(),
+            "p99_ms": measured.latency_ms(99).as_json(),
+        },
+        "ratio_to_floor": {
+            "throughput": measured.throughput_ratio().as_json(),
+            "p50": measured.latency_ratio(50).as_json(),
+            "p99": measured.latency_ratio(99).as_json(),
+        },
+        "checks": measured.checks(),
+        "errors": measured.errors(),
+        "runs": [_result_json(run) for run in measured.runs],
+        "floor_runs": [_result_json(run) for run in measured.floors],
+    }
+
+
+def _precompute_json(run: PrecomputeRun) -> dict[str, Any]:
+    def number(value: float) -> float | None:
+        return None if math.isnan(value) else value
+
+    return {
+        "readers": run.readers,
+        "status": run.status,
+        "loaded_seconds": number(run.loaded_seconds),
+        "first_list_seconds": number(run.first_list_seconds),
+        "cached_seconds": number(run.cached_seconds),
+        "lists": run.lists,
+        "most_pending": run.most_pending,
+        "readers_per_second": number(run.readers_per_second),
+    }
+
+
 def to_json(results: SpeedResults) -> dict[str, Any]:
     """Every measured number, for comparing runs."""
+    basis = _extrapolation_basis(results.precompute)
+    on_paper = extrapolate(basis, ON_PAPER_READERS) if basis else math.nan
     return {
         "command": results.command,
         "wall_seconds": results.wall_seconds,
+        "repeats": results.repeats,
         "setup": results.setup,
         "rpcs": {
             row.key: {
                 "label": row.label,
                 "items_per_request": row.items_per_request,
-                "by_clients": {str(c): _result_json(r) for c, r in row.results.items()},
+                "by_clients": {str(c): _measured_json(m) for c, m in row.results.items()},
             }
             for row in results.rows
         },
         "workers": [
             {
                 "workers": run.workers,
+                "connections_per_worker": [list(counts) for counts in run.connections],
                 "worker_cpu_seconds": list(run.worker_cpu_seconds),
-                **_result_json(run.result),
+                **_measured_json(run.measured),
             }
             for run in results.workers
         ],
+        "precompute": {
+            "runs": [_precompute_json(run) for run in results.precompute],
+            "on_paper": {
+                "readers": ON_PAPER_READERS,
+                "formula": "T = L + N / r (L: load seconds, r: readers/s of the largest run)",
+                "from_readers": basis.readers if basis else None,
+                "seconds": None if math.isnan(on_paper) else on_paper,
+            },
+        },
         "training": [
             {
                 "interactions": run.interactions,
@@ -422,16 +521,13 @@ def to_json(results: SpeedResults) -> dict[str, Any]:
             }
             for run in results.training
         ],
-        "goals": [
-            {"name": g.name, "target": g.target, "measured": g.measured, "met": g.met}
-            for g in goals(results)
-        ],
+        "goals": [goal.as_json() for goal in goals(results)],
         "notes": results.notes,
     }
 
 
 def plot(results: SpeedResults, path: Path) -> Path:
-    """Throughput and latency per RPC and concurrency, and training cost, in one PNG."""
+    """Median throughput and latency per RPC and concurrency, and training cost, in one PNG."""
     panels = 3 if results.training else 2
     figure, axes = plt.subplots(1, panels, figsize=(6 * panels, 5.5))
     labels = [row.label for row in results.rows]
@@ -441,18 +537,18 @@ def plot(results: SpeedResults, path: Path) -> Path:
         measured = [row.results.get(clients) for row in results.rows]
         axes[0].barh(
             positions,
-            [r.throughput if r else 0 for r in measured],
+            [_median_or_zero(m.throughput()) if m else 0 for m in measured],
             height=width,
             label=f"{clients} client{'s' if clients > 1 else ''}",
         )
         axes[1].barh(
             positions,
-            [r.latency_ms(99) if r and r.requests else 0 for r in measured],
+            [_median_or_zero(m.latency_ms(99)) if m else 0 for m in measured],
             height=width,
             label=f"p99, {clients}c",
         )
         axes[1].scatter(
-            [r.latency_ms(50) if r and r.requests else 0 for r in measured],
+            [_median_or_zero(m.latency_ms(50)) if m else 0 for m in measured],
             positions,
             marker="|",
             color="black",
@@ -497,6 +593,10 @@ def plot(results: SpeedResults, path: Path) -> Path:
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def _median_or_zero(spread: Spread) -> float:
+    return spread.median if spread.measured else 0.0
 
 
 def write(results: SpeedResults, out_dir: Path) -> dict[str, Path]:
