@@ -107,6 +107,16 @@ def sqlite_path(url: sa.URL) -> Path | None:
     return Path(url.database)
 
 
+def one_writer(url: sa.URL) -> bool:
+    """Whether the database behind ``url`` takes one writer at a time (a SQLite file).
+
+    In-memory SQLite is left out: each thread's connection would see a database of its own.
+    """
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return False
+    return "mode=memory" not in url.database and url.query.get("mode") != "memory"
+
+
 def require_existing(database_url: str) -> None:
     """Check that the store behind ``database_url`` exists, for readers that do not migrate.
 
@@ -156,6 +166,10 @@ def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: object) ->
     try:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         _enable_wal(cursor)
+        # FULL, not NORMAL: in WAL mode NORMAL does not sync the log at COMMIT, so an
+        # acknowledged write could vanish in a power loss. Group commit makes the fsync rare.
+        # Set explicitly because builds may default otherwise (SQLITE_DEFAULT_WAL_SYNCHRONOUS).
+        cursor.execute("PRAGMA synchronous = FULL")
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:
         cursor.close()

@@ -20,6 +20,7 @@ from papersift.core.store._engine import (
     WRITE_OPTION,
     create_engine,
     lost_race,
+    one_writer,
     parse_url,
     unavailable,
 )
@@ -28,6 +29,7 @@ from papersift.core.store._links import (
     link_title_papers,
     title_keys_to_look_up,
 )
+from papersift.core.store._writer import GroupWriter
 from papersift.core.store.schema import (
     UtcDateTime,
     day_revisions,
@@ -115,6 +117,14 @@ class Store:
         self._engine = create_engine(self._url)
         self._writer = self._engine.execution_options(**{WRITE_OPTION: True})
         self._backend = self._url.get_backend_name()
+        # SQLite writes one transaction at a time anyway: queue this process's writes in order
+        # and commit them in groups, rather than let threads poll for the lock. PostgreSQL
+        # writers run side by side (row and advisory locks queue them fairly).
+        self._group = (
+            GroupWriter(self._writer.begin, retry_alone=self._retry_alone, retryable=_retryable)
+            if one_writer(self._url)
+            else None
+        )
 
     def __repr__(self) -> str:
         return f"Store({self._url.render_as_string(hide_password=True)!r})"
@@ -134,7 +144,9 @@ class Store:
         self._read(lambda connection: connection.execute(sa.select(1)).scalar_one())
 
     def close(self) -> None:
-        """Close every pooled connection."""
+        """Finish the writes under way, then close every pooled connection."""
+        if self._group is not None:
+            self._group.close()
         self._engine.dispose()
 
     def upsert_papers(self, papers: Sequence[Paper]) -> UpsertResult:
@@ -444,16 +456,26 @@ class Store:
             return work(connection)
 
     def _write(self, work: Callable[[sa.Connection], _T]) -> _T:
-        attempt = 1
+        # Either way the caller returns only after the COMMIT of its write.
         with self._guard():
-            while True:
-                try:
-                    with self._writer.begin() as connection:
-                        return work(connection)
-                except (sa.exc.IntegrityError, sa.exc.OperationalError) as exc:
-                    if attempt == _WRITE_ATTEMPTS or not lost_race(exc):
-                        raise
-                    attempt += 1
+            if self._group is not None:
+                return self._group.run(work)
+            return self._write_alone(work, _WRITE_ATTEMPTS)
+
+    def _write_alone(self, work: Callable[[sa.Connection], _T], attempts: int) -> _T:
+        attempt = 1
+        while True:
+            try:
+                with self._writer.begin() as connection:
+                    return work(connection)
+            except (sa.exc.IntegrityError, sa.exc.OperationalError) as exc:
+                if attempt >= attempts or not lost_race(exc):
+                    raise
+                attempt += 1
+
+    def _retry_alone(self, work: Callable[[sa.Connection], _T]) -> _T:
+        # A write that lost a race in a group already had its first attempt there.
+        return self._write_alone(work, _WRITE_ATTEMPTS - 1)
 
     def _insert(self, table: sa.Table) -> sqlite.Insert | postgresql.Insert:
         if self._backend == "sqlite":
@@ -632,6 +654,10 @@ class Store:
             )
         )
         return UserDeletion(interactions=int(deleted.rowcount), digests=int(mailed.rowcount))
+
+
+def _retryable(exc: Exception) -> bool:
+    return isinstance(exc, sa.exc.IntegrityError | sa.exc.OperationalError) and lost_race(exc)
 
 
 def _as_date(value: Any) -> dt.date | None:
