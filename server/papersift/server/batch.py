@@ -4,7 +4,7 @@ Shared by ``RankPapersBatch`` (``RankingService.rank_many``) and the background 
 (``precompute``). Each reader ends up with exactly what the one-reader path gives
 (``readers.load_reader``, then ``ListBuilder.build``): the same :class:`~readers.Reader`, the
 same scores (``Scorer.score_users`` is row for row ``score_user``), then the reader's own rules
-through ``lists.finish_list``. Only readers the model scores (a user model: PERSONAL, FOLD_IN or
+through ``lists.finish_scores``. Only readers the model scores (a user model: PERSONAL, FOLD_IN or
 CONTENT) are built here; the others (POPULAR) have no scores to share.
 
 Everything but :func:`rank_batch` is synchronous: a caller runs one block in one worker thread.
@@ -29,10 +29,10 @@ from papersift.server.cache import RankCache
 from papersift.server.content import Community
 from papersift.server.day import DayItems, DayPapers
 from papersift.server.explaining import Explainer
+from papersift.server.feature_rows import FeatureRowCache
 from papersift.server.keys import is_personal, list_key, page_of
-from papersift.server.lists import ListBuilder, finish_list, no_papers, scored_strategy, served_by
+from papersift.server.lists import ListBuilder, finish_scores, no_papers, scored_strategy, served_by
 from papersift.server.queries import RankPage, RankQuery
-from papersift.server.ranking import rank_by_scores
 from papersift.server.readers import Reader, load_reader
 from papersift.server.rules import touched_papers
 
@@ -51,10 +51,16 @@ class Wanted:
     personal: bool
 
 
-def load_readers(store: Store, model: ModelBundle | None, wanted: Sequence[Wanted]) -> list[Reader]:
+def load_readers(
+    store: Store,
+    model: ModelBundle | None,
+    wanted: Sequence[Wanted],
+    rows: FeatureRowCache | None = None,
+) -> list[Reader]:
     """What ``readers.load_reader`` gives for each of ``wanted``, read and featurized in bulk:
     one query for the interactions, one for the touched papers, one featurizer call for every
-    liked or dismissed paper of them all."""
+    liked or dismissed paper of them all (only those without rows in ``rows``, which keeps
+    theirs)."""
     interactions = store.interactions_of([item.query.user_id for item in wanted])
     parts = [_ReaderParts.of(item.query, interactions[item.query.user_id]) for item in wanted]
     touched_all = store.get_papers(set().union(*(part.wanted for part in parts)))
@@ -62,15 +68,15 @@ def load_readers(store: Store, model: ModelBundle | None, wanted: Sequence[Wante
         {pid: touched_all[pid] for pid in sorted(part.wanted) if pid in touched_all}
         for part in parts
     ]
-    rows = _HistoryRows(model, parts, touched) if model is not None else None
+    history_rows = _HistoryRows(model, parts, touched, rows) if model is not None else None
     readers: list[Reader] = []
     for item, part, theirs in zip(wanted, parts, touched, strict=True):
         history: UserHistory | None = None
         user: UserModel | None = None
-        if model is not None and rows is not None:
+        if model is not None and history_rows is not None:
             signals = part.signals
             if signals.positive or signals.negative:
-                history = rows.history(signals, theirs)
+                history = history_rows.history(signals, theirs)
             personal_id = item.query.user_id if item.personal else None
             user = model.scorer.user_model(user_id=personal_id, history=history)
         readers.append(
@@ -101,8 +107,7 @@ def scored_lists(
     for row, index in enumerate(scored):
         reader = readers[index]
         query = wanted[index].query
-        ordered = rank_by_scores(items.paper_ids, scores[row])
-        finished = finish_list(ordered, query, reader, day, items, max_length)
+        finished = finish_scores(scores[row], query, reader, day, items, max_length)
         strategy = scored_strategy(model, personal=reader.personal)
         lists[index] = RankedList(strategy, version, tuple(finished))
     return lists
@@ -115,9 +120,10 @@ def build_block(
     items: DayItems,
     wanted: Sequence[Wanted],
     max_length: int,
+    rows: FeatureRowCache | None = None,
 ) -> tuple[list[Reader], list[RankedList | None]]:
     """:func:`load_readers` then :func:`scored_lists` for one block (one worker thread)."""
-    readers = load_readers(store, model, wanted)
+    readers = load_readers(store, model, wanted, rows)
     return readers, scored_lists(model, day, items, wanted, readers, max_length, block=BLOCK)
 
 
@@ -155,6 +161,7 @@ class _HistoryRows:
         model: ModelBundle,
         parts: Sequence[_ReaderParts],
         touched: Sequence[Mapping[PaperId, Paper]],
+        rows: FeatureRowCache | None,
     ) -> None:
         papers: dict[PaperId, Paper] = {}
         for part, theirs in zip(parts, touched, strict=True):
@@ -163,7 +170,11 @@ class _HistoryRows:
                     papers[paper_id] = theirs[paper_id]
         ids = sorted(papers)
         self._row = {paper_id: row for row, paper_id in enumerate(ids)}
-        self._features = model.featurizer.transform([papers[paper_id] for paper_id in ids])
+        listed = [papers[paper_id] for paper_id in ids]
+        if rows is not None:
+            self._features = rows.transform(model, listed)
+        else:
+            self._features = model.featurizer.transform(listed)
 
     def history(self, signals: UserSignals, touched: Mapping[PaperId, Paper]) -> UserHistory:
         """The reader's history as ``readers.reader_history`` builds it."""
@@ -236,6 +247,7 @@ async def rank_batch(
                 items,
                 [wanted[index] for index in block],
                 parts.lists.max_list_length,
+                parts.lists.history_rows,
             )
             for index, reader, ranking in zip(block, loaded, lists, strict=True):
                 readers[index] = reader

@@ -208,7 +208,14 @@ class Precomputer:
             return 0
         began = time.perf_counter()
         _, built = await asyncio.to_thread(
-            build_block, self._store, model, day, items, wanted, self._lists.max_list_length
+            build_block,
+            self._store,
+            model,
+            day,
+            items,
+            wanted,
+            self._lists.max_list_length,
+            self._lists.history_rows,
         )
         self._adapt(time.perf_counter() - began)
         after = await self._revisions_of(users, date)
