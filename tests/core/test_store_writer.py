@@ -314,3 +314,16 @@ def test_close_finishes_the_queued_writes_and_a_later_write_starts_again(
     harness.writer.close()
     assert harness.writer.run(add("reopened")) == "reopened"
     assert len(harness.notes()) == 9
+
+
+def test_a_write_that_exits_fails_only_its_caller_and_the_writer_carries_on(
+    harness: Harness,
+) -> None:
+    def leave(connection: sa.Connection) -> str:
+        add("never")(connection)
+        raise SystemExit(3)
+
+    with pytest.raises(SystemExit):
+        harness.writer.run(leave)
+    assert harness.writer.run(add("after")) == "after"
+    assert harness.notes() == ["after"]

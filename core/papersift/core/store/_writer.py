@@ -36,8 +36,8 @@ Work = Callable[[sa.Connection], Any]
 class _Job(Generic[_T]):
     work: Callable[[sa.Connection], _T]
     future: Future[_T] = field(default_factory=Future)
-    # What the work returned or raised in the group's transaction; set on the future only once
-    # the group committed (or failed as a whole).
+    # (succeeded, what the work returned or raised) in the group's transaction; set on the
+    # future only once the group committed (or failed as a whole).
     outcome: tuple[bool, Any] | None = None
 
 
@@ -101,10 +101,14 @@ class GroupWriter:
         thread.join()
 
     def _running(self) -> queue.SimpleQueue[_Job[Any] | _Stop]:
-        # A forked child inherits the parent's state but not its thread: start afresh.
-        if self._pid != os.getpid() or self._thread is None or not self._thread.is_alive():
+        # A forked child inherits the parent's state but not its thread, and a closed writer's
+        # queue ends with a stop: both start on a new queue. A thread that died keeps its
+        # queue, so the writes waiting in it are still run.
+        if self._pid != os.getpid() or self._thread is None:
             self._pid = os.getpid()
             self._queue = queue.SimpleQueue()
+            self._thread = None
+        if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(
                 target=self._loop, args=(self._queue,), name="papersift-store-writer", daemon=True
             )
@@ -135,12 +139,11 @@ class GroupWriter:
                 for job in group:
                     self._attempt(connection, job)
         except BaseException as exc:  # BEGIN or COMMIT failed: nothing of the group is written
+            # Even a SystemExit goes to the callers (as if each had run its write) while the
+            # thread carries on with the writes queued behind them.
             for job in group:
                 if job.outcome is None or job.outcome[0]:
                     job.outcome = (False, exc)
-            if not isinstance(exc, Exception):
-                _answer(group)
-                raise
         for job in group:
             outcome = job.outcome
             if outcome is not None and not outcome[0] and self._lost_race(outcome[1]):
@@ -160,7 +163,7 @@ class GroupWriter:
             savepoint.commit()
             job.outcome = (True, result)
 
-    def _lost_race(self, error: object) -> bool:
+    def _lost_race(self, error: BaseException) -> bool:
         return isinstance(error, Exception) and self._retryable(error)
 
     def _alone(self, job: _Job[Any]) -> tuple[bool, Any]:
@@ -172,10 +175,9 @@ class GroupWriter:
 
 def _answer(group: list[_Job[Any]]) -> None:
     for job in group:
-        outcome = job.outcome
-        if outcome is None:  # not reached: the transaction failed before it
-            job.future.set_exception(RuntimeError("the write's transaction failed before it"))
-        elif outcome[0]:
-            job.future.set_result(outcome[1])
+        assert job.outcome is not None  # every job is run, or failed with its group
+        succeeded, value = job.outcome
+        if succeeded:
+            job.future.set_result(value)
         else:
-            job.future.set_exception(outcome[1])
+            job.future.set_exception(value)
