@@ -137,8 +137,6 @@ class _Exact:
     vectors: np.ndarray
     biases: np.ndarray
     content: sp.csr_matrix
-    columns: sp.csr_matrix
-    """``content`` transposed, ``(F, n)``: what a block of profiles is multiplied by."""
 
     @classmethod
     def of(cls, vectors: np.ndarray, biases: np.ndarray, content: sp.csr_matrix) -> _Exact:
@@ -148,7 +146,6 @@ class _Exact:
             vectors=np.ascontiguousarray(vectors, dtype=np.float64),
             biases=biases.astype(np.float64),
             content=exact,
-            columns=sp.csr_matrix(exact.T),
         )
 
 
@@ -404,12 +401,14 @@ class Scorer:
     ) -> np.ndarray:
         """``(len(users), n_items)`` float32: row ``i`` is :meth:`score_user` of ``users[i]``.
 
-        ``block`` readers at a time, each block as matrix products (factor scores, content
-        cosines, closeness to dismissed papers), so memory stays within a few
-        ``block x n_items`` float64 arrays. Both methods sum in float64 and round once, to
-        float32, at the end: whatever order the products add their terms in, the rows agree
-        (to the float32 bit, barring a float64 difference that straddles a float32 rounding
-        boundary, about one score in 10^8).
+        ``block`` readers at a time: the factor scores of a block are one matrix product and
+        the closeness to dismissed papers another; the content cosines are one sparse
+        matrix-vector product per reader (a profile has thousands of features: measured
+        faster than one sparse-sparse or dense multi-vector product for the block). Memory
+        stays within a few ``block x n_items`` float64 arrays. Both methods sum in float64 and
+        round once, to float32, at the end: whatever order a product adds its terms in, the
+        rows agree (to the float32 bit, barring a float64 difference that straddles a float32
+        rounding boundary, about one score in 10^8).
         """
         if block < 1:
             raise ValueError(f"block must be at least 1, not {block}")
@@ -422,27 +421,12 @@ class Scorer:
             chunk = users[start : start + block]
             vectors = np.stack([user.vector for user in chunk]).astype(np.float64)
             cf = vectors @ exact.vectors.T + exact.biases
-            content = np.asarray((self._profiles_of(chunk) @ exact.columns).todense())
             closeness = self._closeness(items, chunk)
-            for row in range(len(chunk)):
+            for row, user in enumerate(chunk):
+                content = np.asarray(exact.content @ user.profile.astype(np.float64)).ravel()
                 near = closeness[row] if closeness is not None else None
-                scores[start + row] = self._blend(_parts(cf[row], content[row], weight), near)
+                scores[start + row] = self._blend(_parts(cf[row], content, weight), near)
         return scores
-
-    @staticmethod
-    def _profiles_of(users: Sequence[UserModel]) -> sp.csr_matrix:
-        """The readers' dense profiles as the rows of one float64 CSR (profiles are sparse)."""
-        columns = [np.flatnonzero(user.profile) for user in users]
-        indptr = np.zeros(len(users) + 1, dtype=np.int64)
-        indptr[1:] = np.cumsum([len(c) for c in columns])
-        width = users[0].profile.shape[0]
-        if not indptr[-1]:
-            return sp.csr_matrix((len(users), width), dtype=np.float64)
-        indices = np.concatenate(columns)
-        data = np.concatenate(
-            [user.profile[c].astype(np.float64) for user, c in zip(users, columns, strict=True)]
-        )
-        return sp.csr_matrix((data, indices, indptr), shape=(len(users), width))
 
     @staticmethod
     def _closeness(items: PreparedItems, users: Sequence[UserModel]) -> list[Any] | None:
