@@ -46,8 +46,12 @@ class Supervisor:
         return {int(pid) for pid in children.read_text().split()}
 
     def served_by(self) -> set[int]:
-        """Processes that recorded at least one RPC in the multiprocess metrics files."""
-        return {int(f.stem.rsplit("_", 1)[1]) for f in self.metrics_dir.glob("histogram_*.db")}
+        """Processes that logged at least one RankPapers call (the JSON access log)."""
+        return {
+            int(json.loads(line)["process"])
+            for line in self.log.read_text().splitlines()
+            if '"rpc": "RankPapers"' in line
+        }
 
     def metrics(self) -> str:
         with urllib.request.urlopen(self.metrics_url, timeout=5) as response:

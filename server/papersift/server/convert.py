@@ -295,8 +295,8 @@ def paper_to_proto(paper: Paper) -> pb.Paper:
     )
 
 
-def rank_page_to_proto(page: RankPage) -> pb.RankPapersResponse:
-    """A page of ranked papers as a ``RankPapersResponse``."""
+def rank_page_to_proto(page: RankPage, *, papers: bool = True) -> pb.RankPapersResponse:
+    """A page of ranked papers as a ``RankPapersResponse`` (without them: its other fields)."""
     return pb.RankPapersResponse(
         papers=[
             pb.RankedPaper(
@@ -305,7 +305,7 @@ def rank_page_to_proto(page: RankPage) -> pb.RankPapersResponse:
                 rank=entry.rank,
                 reasons=entry.reasons,
             )
-            for entry in page.entries
+            for entry in (page.entries if papers else ())
         ],
         next_page_token=page.next_page_token,
         model_version=page.model_version,

@@ -8,11 +8,13 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import grpc
+from google.protobuf.message import Message
 
 from papersift.core.errors import InvalidInput, NotFound, StoreUnavailable, TooLarge, Unsupported
 from papersift.core.validation import parse_date
 from papersift.server import convert
 from papersift.server.cache import CacheUnavailable
+from papersift.server.encoding import EncodedPapers
 from papersift.server.service import RankingService
 from papersift.v1 import ranker_pb2 as pb
 from papersift.v1 import ranker_pb2_grpc as pb_grpc
@@ -42,9 +44,16 @@ class Readiness:
 class RankerServicer(pb_grpc.RankerServicer):
     """Implements ``papersift.v1.Ranker``; no logic beyond validation and conversion."""
 
-    def __init__(self, service: RankingService, readiness: Readiness) -> None:
+    def __init__(
+        self,
+        service: RankingService,
+        readiness: Readiness,
+        encoded: EncodedPapers | None = None,
+    ) -> None:
+        """Serve ``service`` once ``readiness`` says so; pages are encoded with ``encoded``."""
         self._service = service
         self._readiness = readiness
+        self._encoded = encoded if encoded is not None else EncodedPapers()
 
     async def _answer(
         self,
@@ -97,18 +106,20 @@ class RankerServicer(pb_grpc.RankerServicer):
     ) -> pb.RecordInteractionsResponse:
         return await self._answer(context, self._record_interactions, request)
 
-    async def RankPapers(
+    # The reply goes out already encoded (see ``encoding``); ``add_to_server`` registers a
+    # serializer that passes bytes through.
+    async def RankPapers(  # type: ignore[override]
         self,
         request: pb.RankPapersRequest,
-        context: grpc.aio.ServicerContext[pb.RankPapersRequest, pb.RankPapersResponse],
-    ) -> pb.RankPapersResponse:
+        context: grpc.aio.ServicerContext[pb.RankPapersRequest, bytes],
+    ) -> bytes:
         return await self._answer(context, self._rank_papers, request)
 
-    async def RankPapersBatch(
+    async def RankPapersBatch(  # type: ignore[override]
         self,
         request: pb.RankPapersBatchRequest,
-        context: grpc.aio.ServicerContext[pb.RankPapersBatchRequest, pb.RankPapersBatchResponse],
-    ) -> pb.RankPapersBatchResponse:
+        context: grpc.aio.ServicerContext[pb.RankPapersBatchRequest, bytes],
+    ) -> bytes:
         return await self._answer(context, self._rank_papers_batch, request)
 
     async def GetModelInfo(
@@ -163,20 +174,15 @@ class RankerServicer(pb_grpc.RankerServicer):
         result = await self._service.record_interactions(interactions)
         return pb.RecordInteractionsResponse(accepted=result.accepted, duplicates=result.duplicates)
 
-    async def _rank_papers(self, request: pb.RankPapersRequest) -> pb.RankPapersResponse:
+    async def _rank_papers(self, request: pb.RankPapersRequest) -> bytes:
         page = await self._service.rank(convert.rank_query_from_proto(request))
-        return convert.rank_page_to_proto(page)
+        return self._encoded.page(page)
 
-    async def _rank_papers_batch(
-        self, request: pb.RankPapersBatchRequest
-    ) -> pb.RankPapersBatchResponse:
+    async def _rank_papers_batch(self, request: pb.RankPapersBatchRequest) -> bytes:
         queries = convert.batch_queries_from_proto(request)
         pages = await self._service.rank_many(queries)
-        return pb.RankPapersBatchResponse(
-            results=[
-                pb.UserRanking(user_id=query.user_id, ranking=convert.rank_page_to_proto(page))
-                for query, page in zip(queries, pages, strict=True)
-            ]
+        return self._encoded.batch(
+            [(query.user_id, page) for query, page in zip(queries, pages, strict=True)]
         )
 
     async def _delete_user(self, request: pb.DeleteUserRequest) -> pb.DeleteUserResponse:
@@ -207,3 +213,25 @@ class RankerServicer(pb_grpc.RankerServicer):
             days=[pb.ListedDay(date=day.isoformat(), papers=count) for day, count in listed.days],
             truncated=listed.truncated,
         )
+
+
+def add_to_server(servicer: RankerServicer, server: grpc.aio.Server) -> None:
+    """Register ``servicer`` like the generated ``add_RankerServicer_to_server`` does, with
+    one difference: a method may reply with its message already serialized (bytes)."""
+    service = pb.DESCRIPTOR.services_by_name["Ranker"]
+    handlers = {
+        method.name: grpc.unary_unary_rpc_method_handler(
+            getattr(servicer, method.name),
+            request_deserializer=getattr(pb, method.input_type.name).FromString,
+            response_serializer=_serialize,
+        )
+        for method in service.methods
+    }
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(service.full_name, handlers),)
+    )
+    server.add_registered_method_handlers(service.full_name, handlers)
+
+
+def _serialize(reply: Message | bytes) -> bytes:
+    return reply if isinstance(reply, bytes) else reply.SerializeToString()
