@@ -54,7 +54,8 @@ logger = logging.getLogger(__name__)
 CELLS_PER_BLOCK = 2_000_000
 """Most readers x papers scored in one block: a few float64 arrays of this size at a time."""
 
-_MIN_BLOCK = 8
+_MIN_BLOCK = 32
+"""Fewest readers a block shrinks to: below it, the per-block reads cost more than the lists."""
 _SETS_AT_ONCE = 32
 
 
@@ -254,11 +255,12 @@ class Precomputer:
                     )
 
     def _adapt(self, seconds: float) -> None:
-        """Grow or shrink the next block towards ``block_seconds`` (at most doubling)."""
+        """Grow or shrink the next block towards ``block_seconds`` (at most doubling, never
+        below :data:`_MIN_BLOCK` readers or above ``block``)."""
         metrics.PRECOMPUTE_BLOCK_SECONDS.observe(seconds)
-        target = self._settings.block_seconds
-        scaled = self._rows * target / max(seconds, 1e-3)
-        self._rows = int(max(_MIN_BLOCK, min(self._settings.block, 2 * self._rows, scaled)))
+        most = self._settings.block
+        scaled = self._rows * self._settings.block_seconds / max(seconds, 1e-3)
+        self._rows = int(max(min(_MIN_BLOCK, most), min(most, 2 * self._rows, scaled)))
 
 
 def _same(before: Revisions, after: Revisions) -> bool:
