@@ -159,3 +159,13 @@ async def test_miss_without_a_model_is_popular(store: Store, world: World) -> No
     assert reader.model is None and ranked.strategy.value == "popular"
     assert ranked == await builder.build(None, query, reader, day, 1, None)
     assert len(ranked.items) == len(day.papers)
+
+
+async def test_miss_sync_with_a_model_needs_the_prepared_items(
+    store: Store, world: World, model: ModelBundle
+) -> None:
+    builder = ListBuilder(store)
+    day = await builder.papers_of_day(DAYS[-1], 1)
+    query = RankQuery(UserId(world.interactions[0].user_id), DAYS[-1], 10)
+    with pytest.raises(ValueError, match="items"):
+        builder.miss_sync(model, query, day, None, None, personal=False)

@@ -6,6 +6,8 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from papersift.core.scoring import PreparedItems
 from papersift.core.types import Paper, PaperId
 from papersift.server.identity import paper_keys
@@ -49,6 +51,13 @@ class DayItems:
 
     paper_ids: tuple[PaperId, ...]
     items: PreparedItems
+
+    @functools.cached_property
+    def ids(self) -> np.ndarray:
+        """``paper_ids`` as a numpy array of objects, to pick many ids by row at once."""
+        ids = np.empty(len(self.paper_ids), dtype=object)
+        ids[:] = self.paper_ids
+        return ids
 
     @functools.cached_property
     def row(self) -> Mapping[PaperId, int]:

@@ -132,6 +132,8 @@ class ListBuilder:
         ``community_profile`` the community's profile in ``model``'s feature space, or
         ``None`` when nobody liked anything.
         """
+        if model is not None and items is None:
+            raise ValueError("items: a model scores the day's prepared items; pass them")
         reader = load_reader_sync(
             self._store, model, query, personal=personal, rows=self._history_rows
         )
@@ -259,20 +261,24 @@ def finish_scores(
             if row is not None:
                 hidden[row] = True
     n_hidden = int(hidden.sum())
-    head = wanted + n_hidden + (wanted if rules.filters else 0)
+    filters = rules.filters
+    head = wanted + n_hidden + (wanted if filters else 0)
     texts = day.texts if rules.filters_text else {}
     values = np.asarray(scores)
     kept: list[ScoredPaper] = []
     for rows in ordered_rows(values, head):
         if n_hidden:
             rows = rows[~hidden[rows]]
-        for row, score in zip(rows.tolist(), values[rows].tolist(), strict=True):
-            paper_id = items.paper_ids[row]
-            if rules.filters and not rules.admits(day.papers[paper_id], texts.get(paper_id, "")):
-                continue
-            kept.append(ScoredPaper(paper_id, score))
-            if len(kept) >= wanted:
-                break
+        if not filters:
+            rows = rows[: wanted - len(kept)]
+            kept += map(ScoredPaper, items.ids[rows].tolist(), values[rows].tolist())
+        else:
+            for row, score in zip(rows.tolist(), values[rows].tolist(), strict=True):
+                paper_id = items.paper_ids[row]
+                if rules.admits(day.papers[paper_id], texts.get(paper_id, "")):
+                    kept.append(ScoredPaper(paper_id, score))
+                    if len(kept) >= wanted:
+                        break
         if len(kept) >= wanted:
             break
     if diversify:

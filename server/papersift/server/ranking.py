@@ -37,15 +37,21 @@ def rank_by_scores(
     ranked: list[ScoredPaper] = []
     if wanted == 0:
         return ranked
-    for rows in ordered_rows(scores, wanted + len(excluded)):
-        values = np.asarray(scores)[rows].tolist()
-        for index, score in zip(rows.tolist(), values, strict=True):
-            paper_id = candidates[index]
-            if paper_id in excluded:
-                continue
-            ranked.append(ScoredPaper(paper_id, float(score)))
-            if len(ranked) >= wanted:
-                return ranked
+    values = np.asarray(scores)
+    for rows in ordered_rows(values, wanted + len(excluded)):
+        if not excluded:
+            rows = rows[: wanted - len(ranked)]
+            ids = [candidates[index] for index in rows.tolist()]
+            ranked += map(ScoredPaper, ids, values[rows].tolist())
+        else:
+            for index, score in zip(rows.tolist(), values[rows].tolist(), strict=True):
+                paper_id = candidates[index]
+                if paper_id not in excluded:
+                    ranked.append(ScoredPaper(paper_id, score))
+                    if len(ranked) >= wanted:
+                        break
+        if len(ranked) >= wanted:
+            break
     return ranked
 
 
