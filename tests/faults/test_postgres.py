@@ -141,7 +141,10 @@ async def test_postgres_unreachable_fails_writes_cleanly_and_recovers_without_re
     new_events = [make_event(f"cut-{n}", "reader-9", n) for n in range(1, 6)]
     upsert_failed, upsert_seconds = await timed_failure(api.upsert(new_papers))
     record_failed, record_seconds = await timed_failure(api.record(new_events))
-    rank_failed, rank_seconds = await timed_failure(api.rank("reader-1"))
+    # A reader never ranked needs the store; one ranked before is served from the cache,
+    # whose revisions no write can change while every write fails.
+    rank_failed, rank_seconds = await timed_failure(api.rank("reader-3"))
+    cached_during = await api.rank("reader-1")
     health_during = await health(api)
     during = snapshot(db.direct_url)
 
@@ -157,9 +160,10 @@ async def test_postgres_unreachable_fails_writes_cleanly_and_recovers_without_re
     half_written = during != before
     fault_report(
         "PostgreSQL unreachable (proxy cut: connections dropped, new ones refused)",
-        f"UpsertPapers, RecordInteractions, RankPapers all "
+        f"UpsertPapers, RecordInteractions, RankPapers (a reader never ranked) all "
         f"{'/'.join(sorted({f.code.name for f in failures}))} within {slowest * 1000:.0f} ms: "
-        f'"{upsert_failed.details}"; health {health_before} -> {health_during} -> '
+        f'"{upsert_failed.details}" (a reader ranked before the cut still got their cached '
+        f"list: {cached_during.cached}); health {health_before} -> {health_during} -> "
         f"{health_after}; proxy restored, no restart: the write succeeded on attempt "
         f"{attempts} ({recovered_after:.1f} s), then {upserted.inserted} papers + "
         f"{recorded.accepted} events written and rankings served again",
@@ -172,6 +176,10 @@ async def test_postgres_unreachable_fails_writes_cleanly_and_recovers_without_re
 
     assert [f.code for f in failures] == [grpc.StatusCode.UNAVAILABLE] * 3
     assert all(says_store_down(f) for f in failures), failures
+    assert cached_during.cached
+    assert [p.paper.paper_id for p in cached_during.papers] == [
+        p.paper.paper_id for p in ranked_before.papers
+    ]
     assert not half_written
     assert (upserted.inserted, recorded.accepted) == (5, 5)
     assert ranked_after.total == ranked_before.total + 5
