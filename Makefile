@@ -50,7 +50,7 @@ bench-quality: $(STAMP)  ## citeulike-t cold-start benchmark, all methods side b
 	$(PY) -m bench.quality $(BENCH_ARGS)
 
 .PHONY: bench-speed
-bench-speed: $(STAMP)  ## gRPC latency/throughput, workers 1 vs 2, training cost; < 10 min (BENCH_ARGS=--quick)
+bench-speed: $(STAMP)  ## RPC rows x3 next to the floor, Redis hit row, workers, precompute, training, issue 12 goals (needs Redis); < 15 min (BENCH_ARGS=--quick: < 6)
 	$(PY) -m bench.speed $(BENCH_ARGS)
 
 .PHONY: bench-content-refit

@@ -84,7 +84,7 @@ def _one_size(bench: Bench, readers: int) -> PrecomputeRun:
             path.unlink(missing_ok=True)
     progress(
         f"  {readers:,} readers: {run.status}, model loaded at {run.loaded_seconds:.1f} s, "
-        f"{run.lists:,} lists by {run.cached_seconds:.1f} s, "
+        f"{run.lists:,} lists by {run.last_list_seconds:.1f} s, "
         f"{run.readers_per_second:,.0f} readers/s"
     )
     return run

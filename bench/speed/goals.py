@@ -93,16 +93,25 @@ def _missing(name: str, target: str) -> Goal:
 
 
 def _at_most(
-    name: str, target: float, unit: str, measured: Measured | None, value: Spread | None
+    name: str,
+    target: float,
+    unit: str,
+    measured: Measured | None,
+    value: Spread | None,
+    *,
+    misses: bool = False,
 ) -> Goal:
-    """An absolute goal: the value's median at most ``target``; the ratio is value ÷ target."""
+    """An absolute goal: the value's median at most ``target``; the ratio is value ÷ target.
+
+    ``misses``: the row is meant to miss the cache (say how many answers were hits).
+    """
     limit = f"≤ {target:g} {unit}"
     if measured is None or value is None or not value.measured:
         return _missing(name, limit)
     return Goal(
         name,
         limit,
-        f"{value.text(_ms, ' ' + unit)}{_cached_share(measured)}",
+        f"{value.text(_ms, ' ' + unit)}{_cached_share(measured) if misses else ''}",
         Spread(value.median / target, value.low / target, value.high / target),
         "of the target",
         value.median <= target,
@@ -164,6 +173,7 @@ def goals(results: SpeedResults) -> list[Goal]:
             "ms",
             fold_in,
             fold_in.latency_ms(50) if fold_in else None,
+            misses=True,
         )
     )
     for key, label, target in (
@@ -178,6 +188,7 @@ def goals(results: SpeedResults) -> list[Goal]:
                 "ms",
                 batch,
                 batch.latency_ms(50) if batch else None,
+                misses=key == "batch_miss",
             )
         )
     for key, label in (("record", "RecordInteractions"), ("upsert", "UpsertPapers")):

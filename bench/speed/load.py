@@ -8,7 +8,10 @@ sent as raw bytes, so a client's CPU goes to the transport, not to building mess
 answers of a sample of requests are parsed to check what the server did (strategy, cached).
 
 All processes start measuring together (a barrier), keep going for ``duration`` seconds, and
-stop early when a pool of unique requests (cache misses, new papers) runs out.
+stop early when a pool of unique requests (cache misses, new papers) runs out. A *series*
+(:func:`run_series`) runs several such loads one after the other from the same processes and
+connections (e.g. the floor and a row, alternately), each after its own warm-up, with every
+process waiting for the others between two runs.
 """
 
 from __future__ import annotations
@@ -231,7 +234,7 @@ def run_series(
     merged: list[LoadResult] = []
     try:
         for index, spec in enumerate(specs):
-            barrier.wait(timeout=_START_TIMEOUT + spec.timeout * spec.warmup)
+            barrier.wait(timeout=_START_TIMEOUT + spec.timeout)
             if on_start is not None:
                 on_start(index)
             server_before = {pid: cpu_seconds([pid]) for pid in server_pids}

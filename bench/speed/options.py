@@ -50,7 +50,7 @@ class Options:
     day_size: int = 3_000
     clients: tuple[int, ...] = (1, 8)
     load_processes: int = 2
-    duration: float = 4.0
+    duration: float = 3.0
     repeats: int = 3
     serving_interactions: int = 100_000
     fold_in_readers: int = 2_500
@@ -82,7 +82,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         f"{QUICK_SERVING:,} interactions",
     )
     parser.add_argument(
-        "--duration", type=float, help="seconds of measurement per run (4; 1.5 with --quick)"
+        "--duration", type=float, help="seconds of measurement per run (3; 1.5 with --quick)"
     )
     parser.add_argument(
         "--repeats",
@@ -197,7 +197,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     if not clients:
         parser.error("--clients: give at least one count, e.g. 1,8")
     epochs = None if args.train_epochs == "shipped" else _positive(parser, args.train_epochs)
-    duration = args.duration if args.duration is not None else (1.5 if quick else 4.0)
+    duration = args.duration if args.duration is not None else (1.5 if quick else 3.0)
     if duration <= 0 or min(args.load_processes, args.day_size, args.train_threads) < 1:
         parser.error(
             "--duration, --load-processes, --day-size and --train-threads must be positive"

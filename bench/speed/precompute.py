@@ -45,15 +45,16 @@ class PrecomputeRun:
     """One model's precompute: how long until its known readers were all cached.
 
     Times are seconds after the model was published (``CURRENT`` pointed at it); ``nan`` for
-    what did not happen. ``status`` is ``done``, ``stopped`` (nothing pending, fewer lists than
-    readers), ``timed out`` or ``not available (metric absent)``.
+    what did not happen; ``last_list_seconds`` is when the last list counted was cached.
+    ``status`` is ``done``, ``stopped`` (nothing pending, fewer lists than readers), ``timed
+    out`` or ``not available (metric absent)``.
     """
 
     readers: int
     status: str
     loaded_seconds: float = math.nan
     first_list_seconds: float = math.nan
-    cached_seconds: float = math.nan
+    last_list_seconds: float = math.nan
     lists: int = 0
     most_pending: int = 0
 
@@ -63,9 +64,14 @@ class PrecomputeRun:
         return self.status != NOT_AVAILABLE
 
     @property
+    def cached_seconds(self) -> float:
+        """When every known reader was cached (``nan`` unless ``done``)."""
+        return self.last_list_seconds if self.status == "done" else math.nan
+
+    @property
     def readers_per_second(self) -> float:
         """Lists cached per second, from the model's load to the last list."""
-        end = self.cached_seconds
+        end = self.last_list_seconds
         if math.isnan(end) or self.lists == 0 or end <= self.loaded_seconds:
             return math.nan
         return self.lists / (end - self.loaded_seconds)

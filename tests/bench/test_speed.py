@@ -284,7 +284,7 @@ def test_report_renders_tables_goals_and_files(tmp_path: Path) -> None:
     assert "| batch | 20.0 | 50.0 | 50.0 | 0.02x | 50.00x | - |" in text
     assert "2,000 readers/s" in text
     assert "connections per worker 4/4 or 5/3" in text
-    assert "| 100,000 (on paper) | T = L + N / r from 10,000 | 1.0 | - | 101 |" in text
+    assert "| 100,000 (on paper) | T = L + N / r from 10,000 | 1.0 | - | - | 101 |" in text
     goals = {goal.name: goal for goal in report.goals(results)}
     assert goals["cache-hit RankPapers throughput vs the floor (1 client)"].met
     assert goals["cache-hit RankPapers throughput vs the floor (8 clients)"].met
