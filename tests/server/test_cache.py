@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import shutil
 import socket
+import struct
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -291,19 +292,21 @@ def test_in_process_refuses_a_zero_bound() -> None:
 # Redis: what it stores.
 
 
-async def test_redis_stores_compact_json_with_a_ttl(
+async def test_redis_stores_a_packed_list_with_a_ttl(
     redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
 ) -> None:
     cache = RedisCache(redis_url, prefix=redis_prefix)
     try:
-        await cache.set(make_key(), make_ranking(("p1", 0.5)))
+        await cache.set(make_key(), make_ranking(("p1", 0.5), ("p2", -1.25)))
     finally:
         await cache.close()
     name = make_key().render(redis_prefix)
     index = f"{redis_prefix}:userkeys:reader-1"
 
+    header = b'{"strategy": "personal", "model_version": "v3", "n": 2}'
+    scores = struct.pack("<2d", 0.5, -1.25)
     assert await redis_client.get(name) == (
-        b'{"strategy":"personal","model_version":"v3","items":[["p1",0.5]]}'
+        b"papersift-list/2\n" + header + b"\n" + scores + b"p1\np2"
     )
     assert await redis_client.smembers(index) == {name.encode()}
     full = int(DEFAULT_TTL.total_seconds())
@@ -335,6 +338,17 @@ async def test_redis_uses_the_given_ttl(
         b'{"strategy":"personal","model_version":"v3","items":[["p1",true]]}',
         b'{"strategy":"personal","model_version":"v3","items":[["p1",0.5,1]]}',
         b'{"strategy":"personal","model_version":"v3","items":[[1,0.5]]}',
+        b"papersift-list/2\n",
+        b"papersift-list/2\nnot json\n",
+        b'papersift-list/2\n{"strategy": "personal", "model_version": "v3", "n": 2}\n'
+        + struct.pack("<2d", 0.5, 0.25)
+        + b"p1",  # one id short
+        b'papersift-list/2\n{"strategy": "personal", "model_version": "v3", "n": 2}\n'
+        + struct.pack("<d", 0.5),  # scores cut short
+        b'papersift-list/2\n{"strategy": "personal", "model_version": "v3", "n": -1}\n',
+        b'papersift-list/2\n{"strategy": "personal", "model_version": "v3", "n": 1}\n'
+        + struct.pack("<d", 0.5)
+        + b"\xff\xfe",  # not UTF-8
     ],
 )
 async def test_redis_treats_a_corrupt_value_as_a_miss_and_deletes_it(
@@ -349,6 +363,34 @@ async def test_redis_treats_a_corrupt_value_as_a_miss_and_deletes_it(
     finally:
         await cache.close()
     assert await redis_client.exists(name) == 0
+
+
+async def test_redis_reads_lists_cached_as_json_by_an_earlier_version(
+    redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
+) -> None:
+    stored = b'{"strategy":"personal","model_version":"v3","items":[["p1",0.5],["p2",0.25]]}'
+    await redis_client.set(make_key().render(redis_prefix), stored)
+    cache = RedisCache(redis_url, prefix=redis_prefix)
+    try:
+        assert await cache.get(make_key()) == make_ranking(("p1", 0.5), ("p2", 0.25))
+    finally:
+        await cache.close()
+
+
+async def test_a_packed_list_reads_back_equal_and_pages_slice_it(
+    redis_url: str, redis_prefix: str
+) -> None:
+    ranking = make_ranking(*((f"arxiv:2504.{n:05d}", 1.0 / (n + 1)) for n in range(1000)))
+    cache = RedisCache(redis_url, prefix=redis_prefix)
+    try:
+        await cache.set(make_key(), ranking)
+        read = await cache.get(make_key())
+    finally:
+        await cache.close()
+    assert read == ranking
+    assert read is not None and len(read.items) == 1000
+    assert tuple(read.items[20:40]) == ranking.items[20:40]
+    assert read.items[-1] == ranking.items[-1]
 
 
 def test_redis_refuses_a_ttl_under_a_second() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NewType
 
@@ -87,7 +88,8 @@ class RankedList:
 
     strategy: Strategy
     model_version: str
-    items: tuple[ScoredPaper, ...] = field(default=())
+    # Any sequence: a list read back from Redis builds its items only for the page served.
+    items: Sequence[ScoredPaper] = field(default=())
 
 
 @dataclass(frozen=True, slots=True)

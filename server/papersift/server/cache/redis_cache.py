@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
 import datetime as dt
 import json
 import logging
+import sys
 import time
-from typing import Final
+from collections.abc import Sequence
+from typing import Final, overload
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -267,17 +270,92 @@ def _explain(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+_PACKED: Final = b"papersift-list/2\n"
+"""First bytes of a packed list: a JSON header line, float64 scores, then ``\n``-joined ids."""
+
+
+class PackedItems(Sequence[ScoredPaper]):
+    """A cached list's items as read from Redis; a ``ScoredPaper`` is built only when asked for.
+
+    A hit serves one page of a list of up to 1,000 papers: building them all would cost more
+    than the rest of the hit.
+    """
+
+    __slots__ = ("_ids", "_scores")
+
+    def __init__(self, ids: list[str], scores: array.array[float]) -> None:
+        self._ids = ids
+        self._scores = scores
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @overload
+    def __getitem__(self, index: int) -> ScoredPaper: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[ScoredPaper]: ...
+
+    def __getitem__(self, index: int | slice) -> ScoredPaper | Sequence[ScoredPaper]:
+        if isinstance(index, slice):
+            return tuple(map(ScoredPaper, self._ids[index], self._scores[index]))  # type: ignore[arg-type]
+        return ScoredPaper(PaperId(self._ids[index]), self._scores[index])
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or len(other) != len(self):
+            return False
+        return all(mine == theirs for mine, theirs in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 def _encode(ranking: RankedList) -> bytes:
-    payload = {
+    header = {
         "strategy": ranking.strategy.value,
         "model_version": ranking.model_version,
-        "items": [[item.paper_id, item.score] for item in ranking.items],
+        "n": len(ranking.items),
     }
-    return json.dumps(payload, separators=(",", ":")).encode()
+    scores = array.array("d", (item.score for item in ranking.items))
+    if sys.byteorder != "little":
+        scores.byteswap()
+    ids = "\n".join(item.paper_id for item in ranking.items).encode()
+    return b"".join((_PACKED, json.dumps(header).encode(), b"\n", scores.tobytes(), ids))
 
 
 def _decode(raw: bytes | str) -> RankedList | None:
-    """The list :func:`_encode` encoded, or ``None`` for anything else."""
+    """The list :func:`_encode` encoded (or the JSON of earlier versions), ``None`` for else."""
+    if isinstance(raw, bytes) and raw.startswith(_PACKED):
+        return _unpack(raw)
+    return _decode_json(raw)
+
+
+def _unpack(raw: bytes) -> RankedList | None:
+    try:
+        end = raw.index(b"\n", len(_PACKED))
+        header = json.loads(raw[len(_PACKED) : end])
+        strategy = Strategy(header["strategy"])
+        model_version = header["model_version"]
+        count = header["n"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    if not isinstance(model_version, str) or not isinstance(count, int) or count < 0:
+        return None
+    start = end + 1
+    scores = array.array("d")
+    try:
+        scores.frombytes(raw[start : start + 8 * count])
+        ids = raw[start + 8 * count :].decode().split("\n") if count else []
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if len(scores) != count or len(ids) != count:
+        return None
+    if sys.byteorder != "little":
+        scores.byteswap()
+    return RankedList(strategy, model_version, PackedItems(ids, scores))
+
+
+def _decode_json(raw: bytes | str) -> RankedList | None:
+    """A list in the JSON that versions before the packed form wrote."""
     try:
         payload = json.loads(raw)
         strategy = Strategy(payload["strategy"])
