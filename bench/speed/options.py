@@ -34,8 +34,9 @@ FOLD_IN_EVENTS_PER_READER = 8
 READER_EVENTS = 40
 #: Known readers of the models the background precompute is timed on.
 PRECOMPUTE_READERS = (1_000, 10_000)
-#: Events per reader of those models (fewer than READER_EVENTS, so that training them is quick).
-PRECOMPUTE_EVENTS = 10
+#: Events per reader of those models (fewer than READER_EVENTS: training and recording them is
+#: most of the precompute row's time, and a precomputed list does not depend on it much).
+PRECOMPUTE_EVENTS = 5
 #: The Redis of the Redis-backed rows: a database of its own (keys under the run's prefix).
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
 

@@ -250,7 +250,9 @@ def workers_table(results: SpeedResults) -> str:
                 _rate(floor.median),
                 _ratio(measured.throughput_ratio()),
                 run.spread_text(),
-                _ratio(bounds_of_ratio(measured.throughput(), base)),
+                "1.00x"
+                if run is results.workers[0]
+                else _ratio(bounds_of_ratio(measured.throughput(), base)),
             ]
         )
     return _table(header, rows)
