@@ -107,8 +107,10 @@ class Store:
     """Papers and interactions in SQLite or PostgreSQL.
 
     Synchronous and thread-safe: each call checks out its own connection and runs in its own
-    transaction, so a batch is written whole or not at all. Connection failures surface as
-    :class:`~papersift.core.errors.StoreUnavailable`.
+    transaction, so a batch is written whole or not at all. On a SQLite file, writes run on
+    one thread of the store's, several in one transaction, each in a savepoint of its own
+    (see ``_writer``); a call returns once its write is committed. Connection failures
+    surface as :class:`~papersift.core.errors.StoreUnavailable`.
     """
 
     def __init__(self, database_url: str) -> None:
