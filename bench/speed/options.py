@@ -61,7 +61,7 @@ class Options:
     workers: tuple[int, ...] = (1, 2)
     redis_url: str | None = DEFAULT_REDIS_URL
     precompute_readers: tuple[int, ...] = PRECOMPUTE_READERS
-    precompute_timeout: float = 180.0
+    precompute_timeout: float = 120.0
     log_level: str = "INFO"
     seed: int = 0
     profile: bool = False
@@ -156,7 +156,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument(
         "--precompute-timeout",
         type=float,
-        help="most seconds to wait for a precompute to cache every known reader (180; 90 with "
+        help="most seconds to wait for a precompute to cache every known reader (120; 90 with "
         "--quick)",
     )
     parser.add_argument(
@@ -205,7 +205,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         )
     if args.repeats < 1:
         parser.error(f"--repeats: at least 1 (3 or more to see the noise), got {args.repeats}")
-    timeout = args.precompute_timeout or (90.0 if quick else 180.0)
+    timeout = args.precompute_timeout or (90.0 if quick else 120.0)
     if timeout <= 0:
         parser.error(f"--precompute-timeout must be positive, got {timeout:g}")
     serving = args.serving_interactions or (QUICK_SERVING if quick else 100_000)
