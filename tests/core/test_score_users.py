@@ -117,3 +117,56 @@ def test_a_block_below_one_is_refused() -> None:
     items = scorer.prepare_items(random_rows(rng, 10))
     with pytest.raises(ValueError, match="block must be at least 1"):
         scorer.score_users(items, [], block=0)
+
+
+def reader_inputs(rng: np.random.Generator) -> list[tuple[str | None, UserHistory | None]]:
+    """Known readers with and without a history, folded-in readers (some without a signal:
+    zero weights or dismissals only), readers with nothing."""
+    inputs: list[tuple[str | None, UserHistory | None]] = []
+    for n in range(30):
+        user_id = KNOWN[n % len(KNOWN)] if n % 3 == 0 else None
+        history = random_history(rng, n % 4, (n // 3) % 3) if n % 5 else None
+        inputs.append((user_id, history))
+    zero = UserHistory(random_rows(rng, 2), np.zeros(2, dtype=np.float32), random_rows(rng, 1))
+    inputs += [(None, zero), (KNOWN[2], zero), ("stranger", None)]
+    return inputs
+
+
+def test_user_models_of_many_are_each_readers_user_model() -> None:
+    rng = np.random.default_rng(11)
+    scorer = random_scorer(rng)
+    inputs = reader_inputs(rng)
+
+    together = scorer.user_models(inputs)
+
+    assert any(model is None for model in together)
+    for (user_id, history), model in zip(inputs, together, strict=True):
+        alone = scorer.user_model(user_id=user_id, history=history)
+        if alone is None or model is None:
+            assert alone is model
+            continue
+        assert np.array_equal(model.vector, alone.vector)
+        assert np.array_equal(model.profile, alone.profile)
+        assert model.dismissed.shape == alone.dismissed.shape
+        assert np.array_equal(model.dismissed.toarray(), alone.dismissed.toarray())
+
+
+def test_a_profile_is_the_weighted_mean_of_normalised_likes_minus_the_dismissed() -> None:
+    rng = np.random.default_rng(5)
+    scorer = random_scorer(rng)
+    history = random_history(rng, 3, 2)
+
+    model = scorer.user_model(user_id=None, history=history)
+
+    def unit(rows: sp.csr_matrix) -> np.ndarray:
+        dense = rows.toarray().astype(np.float64)
+        return np.asarray(dense / np.linalg.norm(dense, axis=1, keepdims=True), dtype=np.float64)
+
+    weights = history.positive_weights / history.positive_weights.sum()
+    expected = weights @ unit(history.positive) - 0.5 * unit(history.negative).mean(axis=0)
+    assert model is not None
+    np.testing.assert_allclose(model.profile, expected, rtol=1e-5, atol=1e-6)
+    vector = scorer.arrays["fold_in_matrix"] @ (expected @ scorer.arrays["feature_embeddings"])
+    vector *= 1.5 / np.linalg.norm(vector)
+    np.testing.assert_allclose(model.vector, vector, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(model.dismissed.toarray(), unit(history.negative), rtol=1e-6)

@@ -292,17 +292,8 @@ class Scorer:
             )
         return sp.csr_matrix(self._profiles[row], dtype=np.float32)
 
-    def _mean_row(self, rows: sp.csr_matrix, weights: np.ndarray | None) -> sp.csr_matrix:
-        # Each paper counts once whatever its length: rows are L2-normalised before averaging.
-        # Kept sparse: a history touches few features, which makes ``profile @ E`` cheap.
-        normalized = normalize_rows(rows)
-        w = np.ones(rows.shape[0], dtype=np.float32) if weights is None else weights
-        total = float(w.sum())
-        scaled = (w / total if total > 0 else w).astype(np.float32)
-        return sp.csr_matrix(sp.csr_matrix(scaled[None, :]) @ normalized, dtype=np.float32)
-
-    def _history_profile(self, history: UserHistory) -> sp.csr_matrix:
-        """The content profile of a history (a 1 x F sparse row), negatives subtracted."""
+    def _check_history(self, history: UserHistory) -> np.ndarray:
+        """The history's positive weights (float32), after checking its shapes and weights."""
         for name in ("positive", "negative"):
             m = getattr(history, name)
             if m.ndim != 2 or m.shape[1] != self.n_features:
@@ -312,11 +303,31 @@ class Scorer:
             raise ValueError("history.positive_weights needs one weight per positive row")
         if not np.isfinite(weights).all() or np.any(weights < 0):
             raise ValueError("history.positive_weights must be finite and >= 0")
-        profile = self._mean_row(history.positive, weights)
+        return weights
+
+    def _history_profiles(
+        self, histories: Sequence[UserHistory], normalized_negatives: sp.csr_matrix
+    ) -> sp.csr_matrix:
+        """The content profile of each history (one row each, float32), negatives subtracted.
+
+        Each row is the weighted mean of the history's L2-normalised positive rows (each paper
+        counts once whatever its length), minus ``negative_weight`` times the mean of its
+        normalised dismissed rows (``normalized_negatives``, every history's in order). All
+        histories at once: one normalisation and one sparse product for each part; row ``i``
+        holds exactly what the history alone gives (each output row sums its own rows, in
+        order). Kept sparse: a history touches few features, which makes ``profile @ E``
+        cheap.
+        """
+        weights = [self._check_history(history) for history in histories]
+        positive = _stacked([history.positive for history in histories], self.n_features)
+        profiles = _block_means(weights, normalize_rows(positive))
         neg_weight = float(self.params["negative_weight"])
-        if history.negative.shape[0] > 0 and neg_weight > 0:
-            profile = profile - neg_weight * self._mean_row(history.negative, None)
-        return profile
+        counts = [history.negative.shape[0] for history in histories]
+        if neg_weight > 0 and any(counts):
+            uniform = [np.ones(count, dtype=np.float32) for count in counts]
+            negatives = _block_means(uniform, normalized_negatives)
+            profiles = sp.csr_matrix(profiles - neg_weight * negatives, dtype=np.float32)
+        return profiles
 
     def user_model(self, *, user_id: str | None, history: UserHistory | None) -> UserModel | None:
         """What scoring needs of one reader, or ``None`` when nothing personalises the list.
@@ -326,37 +337,78 @@ class Scorer:
         from ``history`` (FOLD_IN). Without a known user and without a positive paper in the
         history the result is ``None`` (dismissals alone are not a profile).
         """
-        row = self._user_index.get(user_id) if user_id is not None else None
-        usable = history is not None and history.has_signal
-        if row is None and not usable:
-            return None
-        if row is not None:
-            user_vec = self.arrays["user_embeddings"][row]
-            if usable:
-                assert history is not None
-                profile = self._history_profile(history)
-            else:
-                profile = self._stored_profile(row)
-        else:
-            assert history is not None
-            profile = self._history_profile(history)
-            # The profile is the (weighted) mean paper row, so this is the mean paper vector.
-            mean_vec = np.asarray(profile @ self.arrays["feature_embeddings"]).ravel()
-            user_vec = self.arrays["fold_in_matrix"] @ mean_vec
-            # The ridge solution's scale is arbitrary; trained users' typical norm keeps the
-            # balance between the dot product and the paper biases as in training.
-            norm = float(np.linalg.norm(user_vec))
-            if norm > 0:
-                user_vec = user_vec * (float(self.params["fold_in_norm"]) / norm)
-        if history is not None and history.negative.shape[0] > 0:
-            dismissed = normalize_rows(history.negative)
-        else:
-            dismissed = sp.csr_matrix((0, self.n_features), dtype=np.float32)
-        return UserModel(
-            vector=np.asarray(user_vec, dtype=np.float32),
-            profile=np.asarray(profile.todense(), dtype=np.float32).ravel(),
-            dismissed=dismissed,
+        return self.user_models([(user_id, history)])[0]
+
+    def user_models(
+        self, readers: Sequence[tuple[str | None, UserHistory | None]]
+    ) -> list[UserModel | None]:
+        """:meth:`user_model` of each ``(user_id, history)``, their histories' profiles and
+        fold-ins computed together (a few sparse products for them all)."""
+        known = [self._user_index.get(uid) if uid is not None else None for uid, _ in readers]
+        usable = [history is not None and history.has_signal for _, history in readers]
+        histories = [history for _, history in readers if history is not None]
+        negatives = normalize_rows(
+            _stacked([history.negative for history in histories], self.n_features)
         )
+        dismissed_at = np.concatenate(
+            [[0], np.cumsum([history.negative.shape[0] for history in histories])]
+        ).astype(np.int64)
+        profiled = [
+            index
+            for index, (_, history) in enumerate(readers)
+            if usable[index] and history is not None
+        ]
+        with_history = [index for index, (_, history) in enumerate(readers) if history is not None]
+        where = {index: position for position, index in enumerate(with_history)}
+        profiled_histories = [histories[where[index]] for index in profiled]
+        profiled_negatives = _stacked(
+            [_rows(negatives, dismissed_at, where[index]) for index in profiled], self.n_features
+        )
+        profiles = self._history_profiles(profiled_histories, profiled_negatives)
+        row_of = {index: position for position, index in enumerate(profiled)}
+        folded = [index for index in profiled if known[index] is None]
+        mean_vecs = (
+            np.asarray(
+                profiles[[row_of[index] for index in folded]] @ self.arrays["feature_embeddings"]
+            )
+            if folded
+            else np.zeros((0, 0), dtype=np.float32)
+        )
+        fold_row = {index: position for position, index in enumerate(folded)}
+        models: list[UserModel | None] = []
+        for index, (_, history) in enumerate(readers):
+            row = known[index]
+            if row is None and not usable[index]:
+                models.append(None)
+                continue
+            if index in row_of:
+                profile = _dense_row(profiles, row_of[index], self.n_features)
+            else:
+                assert row is not None
+                stored = self._stored_profile(row)
+                profile = np.asarray(stored.todense(), dtype=np.float32).ravel()
+            if row is not None:
+                user_vec = self.arrays["user_embeddings"][row]
+            else:
+                # The profile is the (weighted) mean paper row: this is the mean paper vector.
+                user_vec = self.arrays["fold_in_matrix"] @ mean_vecs[fold_row[index]]
+                # The ridge solution's scale is arbitrary; trained users' typical norm keeps
+                # the balance between the dot product and the paper biases as in training.
+                norm = float(np.linalg.norm(user_vec))
+                if norm > 0:
+                    user_vec = user_vec * (float(self.params["fold_in_norm"]) / norm)
+            if history is not None and history.negative.shape[0] > 0:
+                dismissed = _rows(negatives, dismissed_at, where[index])
+            else:
+                dismissed = sp.csr_matrix((0, self.n_features), dtype=np.float32)
+            models.append(
+                UserModel(
+                    vector=np.asarray(user_vec, dtype=np.float32),
+                    profile=profile,
+                    dismissed=dismissed,
+                )
+            )
+        return models
 
     def score(
         self,
@@ -511,3 +563,54 @@ class _ScoreParts:
     content: np.ndarray
     content_mean: float
     content_weight: float
+
+
+def _stacked(parts: Sequence[sp.csr_matrix], n_features: int) -> sp.csr_matrix:
+    """The rows of ``parts`` one after the other, as one float32 CSR."""
+    if not parts:
+        return sp.csr_matrix((0, n_features), dtype=np.float32)
+    return sp.csr_matrix(sp.vstack(parts, format="csr"), dtype=np.float32)
+
+
+def _rows(stacked: sp.csr_matrix, bounds: np.ndarray, part: int) -> sp.csr_matrix:
+    """Part ``part`` of ``stacked`` (its rows ``bounds[part]`` to ``bounds[part + 1]``)."""
+    return sp.csr_matrix(stacked[int(bounds[part]) : int(bounds[part + 1])], dtype=np.float32)
+
+
+def _block_means(weights: Sequence[np.ndarray], rows: sp.csr_matrix) -> sp.csr_matrix:
+    """Row ``i``: the mean of part ``i`` of ``rows`` (``len(weights[i])`` rows each, in order)
+    weighted by ``weights[i]`` scaled to sum to 1 (left as they are when they sum to 0)."""
+    indptr = [0]
+    columns: list[np.ndarray] = []
+    values: list[np.ndarray] = []
+    start = 0
+    for w in weights:
+        total = float(w.sum())
+        scaled = (w / total if total > 0 else w).astype(np.float32)
+        # Zero weights are left out, as a sparse row of the weights leaves them out.
+        keep = np.flatnonzero(scaled)
+        columns.append(start + keep)
+        values.append(scaled[keep])
+        indptr.append(indptr[-1] + len(keep))
+        start += len(w)
+    matrix = sp.csr_matrix(
+        (
+            np.concatenate(values) if values else np.zeros(0, dtype=np.float32),
+            np.concatenate(columns) if columns else np.zeros(0, dtype=np.int64),
+            np.asarray(indptr, dtype=np.int64),
+        ),
+        shape=(len(weights), rows.shape[0]),
+    )
+    means = sp.csr_matrix(matrix @ rows, dtype=np.float32)
+    # Sorted columns whatever else is in the block: later products (``profile @ E``) then add
+    # a row's terms in one order, alone or among others.
+    means.sort_indices()
+    return means
+
+
+def _dense_row(matrix: sp.csr_matrix, row: int, width: int) -> np.ndarray:
+    """Row ``row`` of a CSR without repeated columns, as a dense float32 vector."""
+    start, end = matrix.indptr[row], matrix.indptr[row + 1]
+    dense = np.zeros(width, dtype=np.float32)
+    dense[matrix.indices[start:end]] = matrix.data[start:end]
+    return dense

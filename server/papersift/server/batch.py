@@ -25,7 +25,7 @@ from papersift.core.signals import UserSignals, user_signals
 from papersift.core.store import Revisions, Store
 from papersift.core.types import Interaction, Paper, PaperId, RankedList, UserId
 from papersift.server import metrics
-from papersift.server.cache import RankCache
+from papersift.server.cache import CacheKey, RankCache
 from papersift.server.content import Community
 from papersift.server.day import DayItems, DayPapers
 from papersift.server.explaining import Explainer
@@ -41,6 +41,9 @@ RevisionsOf = Callable[[Sequence[UserId], dt.date], Awaitable[Mapping[UserId, Re
 
 BLOCK = 256
 """Readers per block: what one scoring product and one worker-thread hop cover."""
+
+SETS_AT_ONCE = 32
+"""Lists written to the cache at once."""
 
 
 @dataclass(frozen=True)
@@ -68,21 +71,28 @@ def load_readers(
         {pid: touched_all[pid] for pid in sorted(part.wanted) if pid in touched_all}
         for part in parts
     ]
-    history_rows = _HistoryRows(model, parts, touched, rows) if model is not None else None
-    readers: list[Reader] = []
-    for item, part, theirs in zip(wanted, parts, touched, strict=True):
-        history: UserHistory | None = None
-        user: UserModel | None = None
-        if model is not None and history_rows is not None:
-            signals = part.signals
-            if signals.positive or signals.negative:
-                history = history_rows.history(signals, theirs)
-            personal_id = item.query.user_id if item.personal else None
-            user = model.scorer.user_model(user_id=personal_id, history=history)
-        readers.append(
-            Reader(part.signals, part.first_touch, theirs, history, user, item.personal, part.acted)
+    histories: list[UserHistory | None] = [None] * len(wanted)
+    users: list[UserModel | None] = [None] * len(wanted)
+    if model is not None:
+        history_rows = _HistoryRows(model, parts, touched, rows)
+        histories = [
+            history_rows.history(part.signals, theirs)
+            if part.signals.positive or part.signals.negative
+            else None
+            for part, theirs in zip(parts, touched, strict=True)
+        ]
+        users = model.scorer.user_models(
+            [
+                (item.query.user_id if item.personal else None, history)
+                for item, history in zip(wanted, histories, strict=True)
+            ]
         )
-    return readers
+    return [
+        Reader(part.signals, part.first_touch, theirs, history, user, item.personal, part.acted)
+        for item, part, theirs, history, user in zip(
+            wanted, parts, touched, histories, users, strict=True
+        )
+    ]
 
 
 def scored_lists(
@@ -187,6 +197,14 @@ class _HistoryRows:
         )
 
 
+async def cache_lists(cache: RankCache, lists: Sequence[tuple[CacheKey, RankedList]]) -> None:
+    """Cache the lists, :data:`SETS_AT_ONCE` at a time: a whole block at once could swamp
+    the backend (one connection each) and time out live requests."""
+    for start in range(0, len(lists), SETS_AT_ONCE):
+        chunk = lists[start : start + SETS_AT_ONCE]
+        await asyncio.gather(*(cache.set(key, ranking) for key, ranking in chunk))
+
+
 @dataclass(frozen=True)
 class BatchParts:
     """What ``RankingService`` ranks with, for :func:`rank_batch`."""
@@ -262,9 +280,7 @@ async def rank_batch(
             )
             readers[index] = reader
             built[index] = await parts.lists.build(model, query, reader, day, papers_rev, community)
-    await asyncio.gather(
-        *(parts.cache.set(keys[index], ranking) for index, ranking in built.items())
-    )
+    await cache_lists(parts.cache, [(keys[index], ranking) for index, ranking in built.items()])
     pages: list[RankPage] = []
     for index, query in enumerate(queries):
         cached = found[index]

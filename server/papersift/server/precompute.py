@@ -41,7 +41,7 @@ from papersift.core.errors import NotFound
 from papersift.core.store import Revisions, Store
 from papersift.core.types import RankedList, UserId
 from papersift.server import metrics
-from papersift.server.batch import RevisionsOf, Wanted, build_block
+from papersift.server.batch import RevisionsOf, Wanted, build_block, cache_lists
 from papersift.server.cache import CacheKey, CacheUnavailable, RankCache
 from papersift.server.content import is_content_model
 from papersift.server.day import DayItems, DayPapers
@@ -56,7 +56,6 @@ CELLS_PER_BLOCK = 2_000_000
 
 _MIN_BLOCK = 32
 """Fewest readers a block shrinks to: below it, the per-block reads cost more than the lists."""
-_SETS_AT_ONCE = 32
 
 
 @dataclass(frozen=True)
@@ -227,16 +226,10 @@ class Precomputer:
                 continue
             key = list_key(model, item.query, after[user], None, personal=True)
             lists[user] = (key, ranking)
-        await self._cache_all(list(lists.values()))
+        await cache_lists(self._cache, list(lists.values()))
         await self._forget_erased(list(lists), date, before)
         metrics.PRECOMPUTE_LISTS.inc(len(lists))
         return len(lists)
-
-    async def _cache_all(self, lists: Sequence[tuple[CacheKey, RankedList]]) -> None:
-        """Cache the lists, a few at a time: a whole block at once could swamp the backend."""
-        for start in range(0, len(lists), _SETS_AT_ONCE):
-            chunk = lists[start : start + _SETS_AT_ONCE]
-            await asyncio.gather(*(self._cache.set(key, ranking) for key, ranking in chunk))
 
     async def _forget_erased(
         self, users: Sequence[UserId], date: dt.date, before: Mapping[UserId, Revisions]
