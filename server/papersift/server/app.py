@@ -16,14 +16,18 @@ from papersift.core.store import Store
 from papersift.server import startup
 from papersift.server.api_keys import load_api_keys
 from papersift.server.auth import AuthInterceptor
-from papersift.server.cache import RankCache, open_cache
+from papersift.server.cache import RankCache, RedisCache, open_cache
 from papersift.server.config import Settings
 from papersift.server.content import ContentState
+from papersift.server.lists import ListBuilder
+from papersift.server.lookup import BoardLookup, ListLookup, RedisLookup
 from papersift.server.models import ModelHolder
 from papersift.server.observe import ObservingInterceptor
+from papersift.server.precompute import Precomputer, PrecomputeSettings
+from papersift.server.revisions import MemoryBoard, RedisBoard, RevisionBoard, StoreBoard
 from papersift.server.service import RankingService
-from papersift.server.servicer import RankerServicer, Readiness
-from papersift.v1 import ranker_pb2, ranker_pb2_grpc
+from papersift.server.servicer import RankerServicer, Readiness, add_to_server
+from papersift.v1 import ranker_pb2
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +56,7 @@ class PaperSiftServer:
         self.port = 0
         self._store = Store(settings.database_url)
         self._cache: RankCache = open_cache(settings.redis_url, prefix=settings.cache_prefix)
+        self._board, self._lookup = _revision_board(settings, self._store, self._cache)
         self._readiness = Readiness()
         self._health = health.aio.HealthServicer()
         self._server: grpc.aio.Server | None = None
@@ -68,6 +73,9 @@ class PaperSiftServer:
             else None
         )
         self._content_task: asyncio.Task[None] | None = None
+        self.precomputer: Precomputer | None = None
+        """The background precompute of known readers' lists (``None`` when off)."""
+        self._precompute_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Listen, then migrate and reach the store in the background (health follows it)."""
@@ -97,16 +105,35 @@ class PaperSiftServer:
         self._watch_task = asyncio.create_task(
             self._models.watch(self.settings.model_poll_interval)
         )
+        lists = ListBuilder(self._store, max_list_length=self.settings.max_list_length)
         service = RankingService(
             self._store,
             self._cache,
             self._models,
             max_list_length=self.settings.max_list_length,
             content=self._content,
+            board=self._board,
+            lookup=self._lookup,
+            lists=lists,
         )
-        ranker_pb2_grpc.add_RankerServicer_to_server(
-            RankerServicer(service, self._readiness), self._server
+        self.precomputer = (
+            Precomputer(
+                self._store,
+                self._cache,
+                lists,
+                lambda: self._models.current,
+                self._board.many,
+                PrecomputeSettings(
+                    block=self.settings.precompute_block,
+                    days=self.settings.precompute_days,
+                    block_seconds=self.settings.precompute_block_seconds,
+                    poll_interval=self.settings.model_poll_interval,
+                ),
+            )
+            if self.settings.precompute
+            else None
         )
+        add_to_server(RankerServicer(service, self._readiness), self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(
             (RANKER_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), self._server
@@ -164,6 +191,8 @@ class PaperSiftServer:
             self._content_task = asyncio.create_task(
                 self._content.watch(self.settings.content_refresh_interval)
             )
+        if self.precomputer is not None:
+            self._precompute_task = asyncio.create_task(self.precomputer.run())
         for name in ("", RANKER_SERVICE):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         logger.info("store ready; serving")
@@ -174,7 +203,12 @@ class PaperSiftServer:
         await self._health.enter_graceful_shutdown()
         if self._server is not None:
             await self._server.stop(self.settings.grace_period if grace is None else grace)
-        for task in (self._ready_task, self._watch_task, self._content_task):
+        for task in (
+            self._ready_task,
+            self._watch_task,
+            self._content_task,
+            self._precompute_task,
+        ):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -195,6 +229,22 @@ class PaperSiftServer:
         await stop.wait()
         logger.info("signal received; draining for up to %.0f s", self.settings.grace_period)
         await self.stop()
+
+
+def _revision_board(
+    settings: Settings, store: Store, cache: RankCache
+) -> tuple[RevisionBoard, ListLookup]:
+    """Where hits read revisions: Redis if configured, memory with one worker, else the store."""
+    if settings.revision_board == "store":
+        board: RevisionBoard = StoreBoard(store)
+    elif isinstance(cache, RedisCache):
+        redis_board = RedisBoard(store, cache)
+        return redis_board, RedisLookup(redis_board, cache)
+    elif settings.workers == 1:
+        board = MemoryBoard(store)
+    else:  # each worker would only see its own writes
+        board = StoreBoard(store)
+    return board, BoardLookup(board, cache)
 
 
 def _server_credentials(settings: Settings) -> grpc.ServerCredentials:

@@ -129,6 +129,15 @@ class Settings(BaseSettings):
     tls_client_ca_file: Path | None = Field(
         None, description="PEM CA that client certificates must chain to; set: they are required"
     )
+    revision_board: Literal["auto", "store"] = Field(
+        "auto",
+        description=(
+            "where a cache hit reads the revisions that key the lists: auto = Redis when "
+            "configured, else this process's memory with one worker (kept current by the "
+            "server's own writes), else the database; store = the database on every request "
+            "(for a store that something other than papersift-server writes to)"
+        ),
+    )
     precompute: bool = Field(
         True,
         description=(

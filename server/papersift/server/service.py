@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from papersift.core.bundle import ModelBundle
 from papersift.core.store import Store
@@ -20,17 +20,18 @@ from papersift.core.types import (
     DigestRecordResult,
     Interaction,
     Paper,
-    RankedList,
     RecordResult,
     SentDigest,
     UpsertResult,
     UserId,
 )
+from papersift.server.batch import BatchParts, rank_batch
 from papersift.server.cache import CacheUnavailable, RankCache
 from papersift.server.content import Community, ContentState
 from papersift.server.explaining import Explainer
 from papersift.server.keys import is_personal, list_key, page_of, snapshot_key
 from papersift.server.lists import ListBuilder, no_papers
+from papersift.server.lookup import BoardLookup, ListLookup
 from papersift.server.models import ModelHolder
 from papersift.server.queries import (
     DaysQuery,
@@ -41,6 +42,7 @@ from papersift.server.queries import (
     RankQuery,
 )
 from papersift.server.readers import Reader, load_reader
+from papersift.server.revisions import RevisionBoard, StoreBoard
 
 __all__ = [
     "NO_MODEL_CONTENT_OFF_MESSAGE",
@@ -79,28 +81,43 @@ class RankingService:
         *,
         max_list_length: int = 1_000,
         content: ContentState | None = None,
+        board: RevisionBoard | None = None,
+        lookup: ListLookup | None = None,
+        lists: ListBuilder | None = None,
     ) -> None:
-        """Rank with ``models``' bundle, or before one is trained with ``content``'s."""
+        """Rank with ``models``' bundle, or before one is trained with ``content``'s.
+
+        ``board`` holds the revisions that key the lists (default: read from the store on
+        every request); ``lookup`` finds a reader's revisions and cached list together
+        (default: from ``board``, then from ``cache``).
+        """
         self._store = store
         self._cache = cache
         self._models = models
         self._content = content
-        self._lists = ListBuilder(store, max_list_length=max_list_length)
+        self._board: RevisionBoard = board if board is not None else StoreBoard(store)
+        self._lookup: ListLookup = lookup if lookup is not None else BoardLookup(self._board, cache)
+        # Shared with the background precompute, so a day is prepared once for both.
+        self._lists = (
+            lists if lists is not None else ListBuilder(store, max_list_length=max_list_length)
+        )
         self._explainer = Explainer(store, self._lists)
 
     async def upsert_papers(self, papers: Sequence[Paper]) -> UpsertResult:
         """Insert or update papers in one transaction."""
         result = await asyncio.to_thread(self._store.upsert_papers, papers)
-        self._changed()
+        await self._written(())
         return result
 
     async def record_interactions(self, interactions: Sequence[Interaction]) -> RecordResult:
         """Store interactions in one transaction; repeated event ids count as duplicates."""
         result = await asyncio.to_thread(self._store.record_interactions, interactions)
-        self._changed()
+        await self._written({interaction.user_id for interaction in interactions})
         return result
 
-    def _changed(self) -> None:
+    async def _written(self, users: Collection[UserId]) -> None:
+        """After a write committed, before it is acknowledged: revisions and content follow."""
+        await self._board.written(users)
         if self._content is not None:
             self._content.changed()
 
@@ -123,7 +140,7 @@ class RankingService:
         """
         cached = await self._cache.delete_user(user_id)
         erased = await asyncio.to_thread(self._store.delete_user, user_id)
-        self._changed()
+        await self._written({user_id})
         try:
             cached += await self._cache.delete_user(user_id)
         except CacheUnavailable as exc:  # such a list is keyed by an old revision: never served
@@ -134,7 +151,9 @@ class RankingService:
 
     async def record_digest(self, digest: DigestDelivery) -> DigestRecordResult:
         """Record a sent digest and its papers as impressions (idempotent by user and day)."""
-        return await asyncio.to_thread(self._store.record_digest, digest)
+        result = await asyncio.to_thread(self._store.record_digest, digest)
+        await self._board.written({digest.user_id})  # its impressions are the reader's
+        return result
 
     async def sent_digests(self, date: dt.date, user_ids: Sequence[UserId]) -> list[SentDigest]:
         """The digests of ``date`` already sent to any of ``user_ids``, in the order given."""
@@ -173,23 +192,26 @@ class RankingService:
         # One model (and one community) for the whole request, even across a reload.
         model = self._ranking_model()
         community = self._community()
-        revisions = await asyncio.to_thread(self._store.revisions, query.user_id, query.date)
-        if revisions.papers == 0:
-            raise await no_papers(self._store, query.date)
-        personal = is_personal(model, query.user_id, revisions.erased_at)
-        key = list_key(model, query, revisions, community, personal=personal)
         offset = 0
-        ranking: RankedList | None = None
-        if query.page_token is not None:
+        if query.page_token is None:
+            found = await self._lookup.find(model, community, query)
+            revisions, key, ranking = found.revisions, found.key, found.ranking
+            personal = found.personal
+        else:
+            revisions = await self._board.get(query.user_id, query.date)
+            personal = is_personal(model, query.user_id, revisions.erased_at)
+            key = list_key(model, query, revisions, community, personal=personal)
             offset = query.page_token.offset
             snapshot = snapshot_key(query.page_token)
             # Same snapshot as the token: the page continues the list the reader saw.
             # Otherwise the list changed; continue at the offset of the current list.
-            ranking = await self._cache.get(snapshot)
+            ranking = await self._cache.get(snapshot) if revisions.papers else None
             if ranking is not None:
                 key = snapshot
-        if ranking is None:
-            ranking = await self._cache.get(key)
+            elif revisions.papers:
+                ranking = await self._cache.get(key)
+        if revisions.papers == 0:
+            raise await no_papers(self._store, query.date)
         cached = ranking is not None
         day = await self._lists.papers_of_day(query.date, revisions.papers)
         reader: Reader | None = None
@@ -207,5 +229,17 @@ class RankingService:
         return page
 
     async def rank_many(self, queries: Sequence[RankQuery]) -> list[RankPage]:
-        """First pages for several readers, in the order given."""
-        return [await self.rank(query) for query in queries]
+        """First pages for several readers, in the order given, each what :meth:`rank` gives.
+
+        Cached lists (precomputed ones too) are served as they are; the readers left are scored
+        together, one matrix product per block, each then with their own rules (``batch``).
+        """
+        model = self._ranking_model()
+        community = self._community()
+        parts = BatchParts(self._store, self._cache, self._board.many, self._lists, self._explainer)
+        pages: dict[int, RankPage] = {}
+        for date in sorted({query.date for query in queries}):
+            indices = [index for index, query in enumerate(queries) if query.date == date]
+            ranked = await rank_batch(parts, model, community, [queries[i] for i in indices])
+            pages.update(zip(indices, ranked, strict=True))
+        return [pages[index] for index in range(len(queries))]

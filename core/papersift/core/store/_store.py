@@ -419,6 +419,43 @@ class Store:
         row = self._read(lambda connection: connection.execute(statement).one())
         return int(row[0]), int(row[1])
 
+    def user_stamps(
+        self, user_ids: Collection[UserId]
+    ) -> dict[UserId, tuple[int, dt.datetime | None]]:
+        """Per user: the ``user`` revision and ``erased_at`` that :meth:`revisions` gives."""
+        wanted = sorted(set(user_ids))
+
+        def fetch(connection: sa.Connection) -> dict[UserId, tuple[int, dt.datetime | None]]:
+            latest: dict[str, int] = {}
+            erased: dict[str, dt.datetime] = {}
+            for chunk in _chunks(wanted):
+                statement = (
+                    sa.select(interactions.c.user_id, sa.func.max(interactions.c.id))
+                    .where(interactions.c.user_id.in_(chunk))
+                    .group_by(interactions.c.user_id)
+                )
+                latest.update({user: int(rev) for user, rev in connection.execute(statement)})
+                hashes = {user_hash(user): user for user in chunk}
+                statement = sa.select(erased_users.c.user_hash, erased_users.c.erased_at).where(
+                    erased_users.c.user_hash.in_(sorted(hashes))
+                )
+                erased.update({hashes[key]: at for key, at in connection.execute(statement)})
+            return {UserId(user): (latest.get(user, 0), erased.get(user)) for user in wanted}
+
+        return self._read(fetch)
+
+    def day_stamps(self, dates: Collection[dt.date]) -> dict[dt.date, tuple[int, int]]:
+        """Per date: the ``papers`` and ``activity`` revisions that :meth:`revisions` gives."""
+        wanted = sorted(set(dates))
+        if not wanted:
+            return {}
+        statement = sa.select(
+            day_revisions.c.date, day_revisions.c.papers_rev, day_revisions.c.activity_rev
+        ).where(day_revisions.c.date.in_(wanted))
+        rows = self._read(lambda connection: connection.execute(statement).all())
+        found = {_as_date(row[0]): (int(row[1]), int(row[2])) for row in rows}
+        return {date: found.get(date, (0, 0)) for date in wanted}
+
     def latest_papers(self, limit: int) -> list[Paper]:
         """Up to ``limit`` papers of the latest listing days, ordered by day then ``paper_id``."""
         statement = (
