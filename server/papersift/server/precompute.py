@@ -34,7 +34,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from papersift.core.bundle import ModelBundle
 from papersift.core.errors import NotFound
@@ -74,9 +74,13 @@ class PrecomputeSettings:
 
 @dataclass(frozen=True)
 class _Target:
-    """What a pass computes: one model's lists for the current days at their papers revisions."""
+    """What a pass computes: one model's lists for the current days at their papers revisions.
 
-    model: ModelBundle
+    Two targets are equal when their model versions and days are (a bundle is not compared
+    array by array)."""
+
+    model: ModelBundle = field(compare=False)
+    version: str
     days: tuple[tuple[dt.date, int], ...]
 
 
@@ -137,7 +141,7 @@ class Precomputer:
         papers_sum, _ = await asyncio.to_thread(self._store.global_revisions)
         if self._days is None or self._days[0] != papers_sum:
             self._days = (papers_sum, await asyncio.to_thread(self._current_days))
-        return _Target(model, self._days[1]) if self._days[1] else None
+        return _Target(model, model.version, self._days[1]) if self._days[1] else None
 
     def _current_days(self) -> tuple[tuple[dt.date, int], ...]:
         """The latest listing days with their papers revisions (one worker thread)."""
