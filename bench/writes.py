@@ -48,6 +48,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--clients", default="8", help="comma-separated numbers of concurrent clients (e.g. 1,8)"
     )
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per row")
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument("--papers", type=int, default=5_000, help="papers in the store first")
     parser.add_argument("--events", type=int, default=20_000, help="events in the store first")
     parser.add_argument(
@@ -67,8 +68,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         options.clients = sorted({int(part) for part in options.clients.split(",")})
     except ValueError:
         parser.error(f"--clients must be comma-separated integers, got {options.clients!r}")
-    if min(options.clients) < 1 or options.seconds <= 0 or options.papers < 1:
-        parser.error("--clients, --seconds and --papers must be positive")
+    if min(options.clients) < 1 or options.seconds <= 0 or min(options.papers, options.workers) < 1:
+        parser.error("--clients, --seconds, --papers and --workers must be positive")
     return options
 
 
@@ -138,13 +139,13 @@ def row(result: LoadResult, rpc: str, clients: int) -> str:
     )
 
 
-def measure(options: argparse.Namespace, spec: LoadSpec, pid: int) -> LoadResult:
+def measure(options: argparse.Namespace, spec: LoadSpec, pids: Sequence[int]) -> LoadResult:
     """Run the load, under py-spy when ``--profile`` asks for it."""
     if options.profile is None:
-        return run_load(spec, [pid])
+        return run_load(spec, pids)
     name = f"{spec.method.rsplit('/', 1)[-1]}-{spec.clients}c"
-    with recording([pid], options.profile, name) as paths:
-        result = run_load(spec, [pid])
+    with recording(pids, options.profile, name) as paths:
+        result = run_load(spec, pids)
     print(f"{name}:\n{summarize_files(paths).table()}", file=sys.stderr)
     return result
 
@@ -158,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         world, options.events, prefix="seed-", per_user=25, seed=options.seed
     )
     lines = [
-        f"backend {options.backend}, {options.papers} papers and {options.events} events "
+        f"backend {options.backend}, {options.workers} worker(s), {options.papers} papers and {options.events} events "
         f"stored first, {workload.BATCH_SIZE} rows a call, {options.seconds:g} s a row",
         "",
         "| RPC | clients | calls | p50 ms | p99 ms | max ms | calls/s | rows/s | server cores "
@@ -174,11 +175,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 work,
                 database_url=url,
                 model_dir=work / "models",
+                workers=options.workers,
                 env={"PAPERSIFT_CONTENT_MODEL": "false"},
                 log_level="WARNING",
             ) as server,
         ):
-            print(f"server pid {server.process.pid} at {server.address}", file=sys.stderr)
+            print(f"server pids {server.pids} at {server.address}", file=sys.stderr)
             with Client(server.address, timeout=300) as client:
                 workload.ingest(client, papers, workload.event_chunks(world, seed_events))
             for rpc in ("RecordInteractions", "UpsertPapers"):
@@ -196,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         warmup_requests=requests[:1],
                     )
                     print(f"{rpc}, {clients} clients ...", file=sys.stderr, flush=True)
-                    lines.append(row(measure(options, spec, server.process.pid), rpc, clients))
+                    lines.append(row(measure(options, spec, server.pids), rpc, clients))
     print("\n".join(lines))
     return 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from papersift.core.errors import InvalidInput
+from papersift.core.errors import InvalidInput, StoreUnavailable
 from papersift.core.store import Store
 from papersift.core.store._engine import WRITE_OPTION, create_engine, lost_race, parse_url
 from papersift.core.store._writer import GroupWriter
@@ -327,3 +328,52 @@ def test_a_write_that_exits_fails_only_its_caller_and_the_writer_carries_on(
         harness.writer.run(leave)
     assert harness.writer.run(add("after")) == "after"
     assert harness.notes() == ["after"]
+
+
+# -- writers of several processes on one SQLite file --------------------------------------------
+
+
+def test_two_stores_on_one_file_write_at_once_and_lose_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    first, second = Store(url), Store(url)  # as two server workers: two writers, one lock
+    try:
+        first.migrate()
+        first.upsert_papers([make_paper(n) for n in range(10)])
+
+        def write(index: int) -> RecordResult:
+            store = (first, second)[index % 2]
+            return store.record_interactions(
+                [make_event(f"w{index}-{n}", f"user{index % 4}", n) for n in range(10)]
+            )
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(write, range(40)))
+        assert results == [RecordResult(accepted=10, duplicates=0)] * 40
+        stored = [len(second.user_interactions(UserId(f"user{u}"))) for u in range(4)]
+        assert stored == [100] * 4
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_lock_held_past_busy_timeout_fails_the_write_and_then_it_recovers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("papersift.core.store._engine.SQLITE_BUSY_TIMEOUT_MS", 200)
+    path = tmp_path / "locked.db"
+    store = Store(f"sqlite:///{path}")
+    try:
+        store.migrate()
+        store.upsert_papers([make_paper(0)])
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process's writer, in a long transaction
+        try:
+            with pytest.raises(StoreUnavailable, match="database is locked"):
+                store.record_interactions([make_event("blocked", "reader", 0)])
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert store.record_interactions([make_event("later", "reader", 0)]).accepted == 1
+        assert [e.event_id for e in store.user_interactions(UserId("reader"))] == ["later"]
+    finally:
+        store.close()

@@ -21,6 +21,8 @@ URL_EXAMPLES = "postgresql+psycopg://user@host/db or sqlite:///path"
 # SQLAlchemy default driver (psycopg2) papersift does not install.
 _POSTGRES_ALIASES = frozenset({"postgres", "postgresql", "postgres+psycopg"})
 SQLITE_BUSY_TIMEOUT_MS = 5_000
+# Between tries of a writer waiting for SQLite's write lock.
+_BEGIN_RETRY_S = 0.001
 POSTGRES_CONNECT_TIMEOUT_S = 5
 
 # Execution option marking a connection that will write: SQLite then takes the write lock at
@@ -190,8 +192,33 @@ def _enable_wal(cursor: sqlite3.Cursor) -> None:
 
 
 def _on_sqlite_begin(connection: sa.Connection) -> None:
-    writes = connection.get_execution_options().get(WRITE_OPTION, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+    if connection.get_execution_options().get(WRITE_OPTION, False):
+        _begin_immediate(connection)
+    else:
+        connection.exec_driver_sql("BEGIN")
+
+
+def _begin_immediate(connection: sa.Connection) -> None:
+    # SQLite's busy handler sleeps up to 100 ms between tries: a writer of another process
+    # (another server worker) then misses every short moment the lock is free between the
+    # transactions of a busy one, and waits for seconds. Try every millisecond instead, for as
+    # long as busy_timeout would wait.
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
+    raw.execute("PRAGMA busy_timeout = 0")
+    try:
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+        while time.monotonic() < deadline:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                    break
+                time.sleep(_BEGIN_RETRY_S)
+        connection.exec_driver_sql("BEGIN IMMEDIATE")  # fails at once, as SQLAlchemy's error
+    finally:
+        raw.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
 
 
 def lost_race(exc: sa.exc.DBAPIError) -> bool:
