@@ -159,8 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         world, options.events, prefix="seed-", per_user=25, seed=options.seed
     )
     lines = [
-        f"backend {options.backend}, {options.workers} worker(s), {options.papers} papers and {options.events} events "
-        f"stored first, {workload.BATCH_SIZE} rows a call, {options.seconds:g} s a row",
+        f"backend {options.backend}, {options.workers} worker(s), {options.papers} papers and "
+        f"{options.events} events stored first, {workload.BATCH_SIZE} rows a call, "
+        f"{options.seconds:g} s a row",
         "",
         "| RPC | clients | calls | p50 ms | p99 ms | max ms | calls/s | rows/s | server cores "
         "| errors |",
