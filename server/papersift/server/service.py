@@ -41,7 +41,7 @@ from papersift.server.queries import (
     RankPage,
     RankQuery,
 )
-from papersift.server.readers import Reader, load_reader
+from papersift.server.readers import Reader
 from papersift.server.revisions import RevisionBoard, StoreBoard
 
 __all__ = [
@@ -216,9 +216,8 @@ class RankingService:
         day = await self._lists.papers_of_day(query.date, revisions.papers)
         reader: Reader | None = None
         if ranking is None:
-            reader = await load_reader(self._store, model, query, personal=personal)
-            ranking = await self._lists.build(
-                model, query, reader, day, revisions.papers, community
+            reader, ranking = await self._lists.miss(
+                model, query, day, revisions.papers, community, personal=personal
             )
             await self._cache.set(key, ranking)
         page = page_of(ranking, day.papers, key, query, offset, cached)
