@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -35,6 +36,7 @@ RANKER_SERVICE = ranker_pb2.DESCRIPTOR.services_by_name["Ranker"].full_name
 # Big enough for 1,000 papers with long abstracts, and for the largest RankPapersBatch reply
 # (limits.MAX_BATCH_RANKED papers); larger requests get RESOURCE_EXHAUSTED from gRPC itself.
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+_STORE_THREADS = 32
 # A store that comes up late (a database starting next to the server) is noticed within this.
 _READINESS_MAX_BACKOFF = 2.0
 
@@ -79,6 +81,11 @@ class PaperSiftServer:
 
     async def start(self) -> None:
         """Listen, then migrate and reach the store in the background (health follows it)."""
+        # Store calls run in the loop's default executor, which is min(32, CPUs + 4) threads:
+        # 6 on two cores, too few for writes queued on SQLite's one writer plus the misses
+        # and reads behind them. Waiting threads hold no GIL; more of them cost little.
+        executor = ThreadPoolExecutor(_STORE_THREADS, thread_name_prefix="papersift-store")
+        asyncio.get_running_loop().set_default_executor(executor)
         # Created here, not in __init__: grpc.aio objects belong to the running event loop.
         self._server = grpc.aio.server(
             # Outermost first: refused calls are timed and logged too.
