@@ -34,6 +34,7 @@ from papersift.server.cache import (
     RedisCache,
     open_cache,
 )
+from papersift.server.cache.packed import PackedItems
 
 DAY = dt.date(2025, 4, 1)
 LOGGER = "papersift.server.cache"
@@ -637,3 +638,13 @@ async def test_redis_delete_user_is_tried_while_marked_down(redis_process: Redis
         assert cache.stats == CacheStats(errors=1)
     finally:
         await cache.close()
+
+
+async def test_the_in_process_cache_holds_lists_packed_and_reads_them_back_equal() -> None:
+    cache = InProcessCache()
+    ranking = make_ranking(*((f"arxiv:2504.{n:05d}", 1.0 / (n + 1)) for n in range(1000)))
+    await cache.set(make_key(), ranking)
+    read = await cache.get(make_key())
+    assert read == ranking
+    assert read is not None and isinstance(read.items, PackedItems)
+    assert tuple(read.items[980:]) == ranking.items[980:]

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from papersift.core.types import RankedList, UserId
 from papersift.server.cache.base import DEFAULT_MAX_ENTRIES, DEFAULT_TTL, CacheKey, CacheStats
+from papersift.server.cache.packed import packed
 
 
 class InProcessCache:
@@ -56,7 +57,7 @@ class InProcessCache:
 
     async def set(self, key: CacheKey, ranking: RankedList) -> None:
         """Store a list, evicting the least recently used ones beyond ``max_entries``."""
-        self._entries[key] = (self._clock() + self._ttl, ranking)
+        self._entries[key] = (self._clock() + self._ttl, packed(ranking))
         self._entries.move_to_end(key)
         self._by_user.setdefault(key.user_id, set()).add(key)
         while len(self._entries) > self._max_entries:

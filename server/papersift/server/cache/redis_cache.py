@@ -10,8 +10,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
-from typing import Final, overload
+from typing import Final
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -20,6 +19,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from papersift.core.types import PaperId, RankedList, ScoredPaper, Strategy, UserId
 from papersift.server.cache.base import DEFAULT_TTL, CacheKey, CacheStats, CacheUnavailable, quote
+from papersift.server.cache.packed import PackedItems
 
 MAX_RETRY_INTERVAL: Final = 30.0
 """Longest wait, in seconds, between two background reconnection attempts."""
@@ -272,41 +272,6 @@ def _explain(exc: BaseException) -> str:
 
 _PACKED: Final = b"papersift-list/2\n"
 """First bytes of a packed list: a JSON header line, float64 scores, then ``\n``-joined ids."""
-
-
-class PackedItems(Sequence[ScoredPaper]):
-    """A cached list's items as read from Redis; a ``ScoredPaper`` is built only when asked for.
-
-    A hit serves one page of a list of up to 1,000 papers: building them all would cost more
-    than the rest of the hit.
-    """
-
-    __slots__ = ("_ids", "_scores")
-
-    def __init__(self, ids: list[str], scores: array.array[float]) -> None:
-        self._ids = ids
-        self._scores = scores
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    @overload
-    def __getitem__(self, index: int) -> ScoredPaper: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[ScoredPaper]: ...
-
-    def __getitem__(self, index: int | slice) -> ScoredPaper | Sequence[ScoredPaper]:
-        if isinstance(index, slice):
-            return tuple(map(ScoredPaper, self._ids[index], self._scores[index]))  # type: ignore[arg-type]
-        return ScoredPaper(PaperId(self._ids[index]), self._scores[index])
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Sequence) or len(other) != len(self):
-            return False
-        return all(mine == theirs for mine, theirs in zip(self, other, strict=True))
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 def _encode(ranking: RankedList) -> bytes:
