@@ -145,7 +145,7 @@ class RedisLookup:
             logger.error("the Redis lookup built key %r where %r was expected", used, name)
             return Found(revisions, personal, key, await self._cache.get(key))
         raw = reply[8]
-        ranking = self._cache.found(name, raw if isinstance(raw, bytes) else None)
+        ranking = await self._cache.found(name, raw if isinstance(raw, bytes) else None)
         return Found(revisions, personal, key, ranking)
 
     def _args(

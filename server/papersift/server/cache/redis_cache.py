@@ -121,15 +121,18 @@ class RedisCache:
         """The Redis key of a list."""
         return key.render(self._prefix)
 
-    def found(self, name: str, raw: bytes | None) -> RankedList | None:
-        """Count and decode a value read at ``name`` elsewhere (a corrupt one is a miss)."""
+    async def found(self, name: str, raw: bytes | str | None) -> RankedList | None:
+        """Count and decode a value read at ``name``; a corrupt one is a miss, and deleted."""
         if raw is None:
             self.stats.count("misses")
             return None
         ranking = _decode(raw)
         if ranking is None:
             self.stats.count("misses")
-            self._log.warning("Ignoring a corrupt cached ranking at %s", name)
+            self._log.warning("Deleting a corrupt cached ranking at %s", name)
+            with contextlib.suppress(*BACKEND_ERRORS):
+                async with asyncio.timeout(self._deadline):
+                    await self._client.delete(name)
             return None
         self.stats.count("hits")
         return ranking
@@ -150,19 +153,7 @@ class RedisCache:
         except BACKEND_ERRORS as exc:
             self._mark_down(exc)
             return None
-        if raw is None:
-            self.stats.count("misses")
-            return None
-        ranking = _decode(raw)
-        if ranking is None:
-            self.stats.count("misses")
-            self._log.warning("Deleting a corrupt cached ranking at %s", name)
-            with contextlib.suppress(*BACKEND_ERRORS):
-                async with asyncio.timeout(self._deadline):
-                    await self._client.delete(name)
-            return None
-        self.stats.count("hits")
-        return ranking
+        return await self.found(name, raw)
 
     async def set(self, key: CacheKey, ranking: RankedList) -> None:
         """Store a list with the TTL and index it under its reader; no-op on backend trouble."""

@@ -21,6 +21,18 @@ def revisions_of(user: UserStamp, day: DayStamp) -> Revisions:
     return Revisions(user=user[0], papers=day[0], activity=day[1], erased_at=user[1])
 
 
+def revisions_of_all(
+    users: Mapping[UserId, UserStamp | None], day: DayStamp | None
+) -> dict[UserId, Revisions]:
+    """Each reader's revisions for one day, once every stamp is known."""
+    assert day is not None
+    found: dict[UserId, Revisions] = {}
+    for user_id, stamp in users.items():
+        assert stamp is not None
+        found[user_id] = revisions_of(stamp, day)
+    return found
+
+
 class RevisionBoard(Protocol):
     """Where ranking reads revisions and where writes say what they changed."""
 

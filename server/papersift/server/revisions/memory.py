@@ -12,7 +12,13 @@ from typing import Final, TypeVar
 from papersift.core.errors import StoreUnavailable
 from papersift.core.store import Revisions, Store
 from papersift.core.types import UserId
-from papersift.server.revisions.base import DayStamp, UserStamp, revisions_of, stamps_of
+from papersift.server.revisions.base import (
+    DayStamp,
+    UserStamp,
+    revisions_of,
+    revisions_of_all,
+    stamps_of,
+)
 
 DEFAULT_MAX_USERS: Final = 100_000
 """Readers whose revisions are held (about 150 bytes each); the least recently ranked go first."""
@@ -124,12 +130,7 @@ class MemoryBoard:
             read_users, read_days = await self._fill(missing, [] if day is not None else [date])
             users.update(read_users)
             day = read_days.get(date, day)
-        assert day is not None
-        found: dict[UserId, Revisions] = {}
-        for user_id, stamp in users.items():
-            assert stamp is not None
-            found[user_id] = revisions_of(stamp, day)
-        return found
+        return revisions_of_all(users, day)
 
     async def written(self, users: Collection[UserId]) -> None:
         """Forget the written readers and every held day, then read them back from the store."""

@@ -35,7 +35,7 @@ from papersift.server.revisions.base import (
     DayStamp,
     StoreBoard,
     UserStamp,
-    revisions_of,
+    revisions_of_all,
     stamps_of,
 )
 
@@ -182,12 +182,7 @@ class RedisBoard:
                     None if read_day is None else (date, held.day_generation, read_day),
                     {user: (held.user_generations[user], read_users[user]) for user in missing},
                 )
-        assert day is not None
-        found: dict[UserId, Revisions] = {}
-        for user_id, stamp in users.items():
-            assert stamp is not None
-            found[user_id] = revisions_of(stamp, day)
-        return found
+        return revisions_of_all(users, day)
 
     async def written(self, users: Collection[UserId]) -> None:
         """Invalidate the written readers and every held day in Redis, then refill them."""
