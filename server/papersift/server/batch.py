@@ -21,9 +21,9 @@ import numpy as np
 
 from papersift.core.bundle import ModelBundle
 from papersift.core.scoring import UserHistory, UserModel
-from papersift.core.signals import UserSignals, user_signals
+from papersift.core.signals import UserSignals
 from papersift.core.store import Revisions, Store
-from papersift.core.types import Interaction, Paper, PaperId, RankedList, UserId
+from papersift.core.types import Paper, PaperId, RankedList, UserId
 from papersift.server import metrics
 from papersift.server.cache import CacheKey, RankCache
 from papersift.server.content import Community
@@ -33,8 +33,7 @@ from papersift.server.feature_rows import FeatureRowCache
 from papersift.server.keys import is_personal, list_key, page_of
 from papersift.server.lists import ListBuilder, finish_scores, no_papers, scored_strategy, served_by
 from papersift.server.queries import RankPage, RankQuery
-from papersift.server.readers import Reader, load_reader
-from papersift.server.rules import touched_papers
+from papersift.server.readers import Reader, ReaderParts, load_reader
 
 RevisionsOf = Callable[[Sequence[UserId], dt.date], Awaitable[Mapping[UserId, Revisions]]]
 """Bulk revisions of readers for one day (a revision board's ``many``)."""
@@ -65,7 +64,7 @@ def load_readers(
     liked or dismissed paper of them all (only those without rows in ``rows``, which keeps
     theirs)."""
     interactions = store.interactions_of([item.query.user_id for item in wanted])
-    parts = [_ReaderParts.of(item.query, interactions[item.query.user_id]) for item in wanted]
+    parts = [ReaderParts.of(item.query, interactions[item.query.user_id]) for item in wanted]
     touched_all = store.get_papers(set().union(*(part.wanted for part in parts)))
     touched = [
         {pid: touched_all[pid] for pid in sorted(part.wanted) if pid in touched_all}
@@ -137,28 +136,6 @@ def build_block(
     return readers, scored_lists(model, day, items, wanted, readers, max_length, block=BLOCK)
 
 
-@dataclass(frozen=True)
-class _ReaderParts:
-    """What a reader's interactions give before any paper is read (see ``load_reader``)."""
-
-    signals: UserSignals
-    first_touch: Mapping[PaperId, dt.datetime]
-    acted: frozenset[PaperId]
-    wanted: frozenset[PaperId]
-
-    @classmethod
-    def of(cls, query: RankQuery, interactions: Sequence[Interaction]) -> _ReaderParts:
-        signals = user_signals(interactions)
-        first_touch: dict[PaperId, dt.datetime] = {}
-        for interaction in interactions:
-            first_touch.setdefault(interaction.paper_id, interaction.occurred_at)
-        acted = touched_papers(interactions) if query.rules.exclude_touched else frozenset()
-        wanted = set(signals.positive) | signals.negative | acted
-        if query.rules.exclude_seen:
-            wanted |= signals.seen
-        return cls(signals, first_touch, acted, frozenset(wanted))
-
-
 class _HistoryRows:
     """Feature rows of every liked or dismissed paper of a block, featurized in one call.
 
@@ -169,7 +146,7 @@ class _HistoryRows:
     def __init__(
         self,
         model: ModelBundle,
-        parts: Sequence[_ReaderParts],
+        parts: Sequence[ReaderParts],
         touched: Sequence[Mapping[PaperId, Paper]],
         rows: FeatureRowCache | None,
     ) -> None:

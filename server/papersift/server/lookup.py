@@ -17,7 +17,7 @@ from papersift.core.bundle import ModelBundle
 from papersift.core.store import Revisions
 from papersift.core.types import RankedList
 from papersift.server.cache import CacheKey, RankCache, RedisCache
-from papersift.server.cache.base import quote
+from papersift.server.cache.base import list_key_head, quote
 from papersift.server.cache.redis_cache import BACKEND_ERRORS
 from papersift.server.content import Community
 from papersift.server.keys import is_personal, list_key
@@ -153,13 +153,9 @@ class RedisLookup:
     ) -> list[str]:
         knows = model is not None and model.scorer.has_user(query.user_id)
         trained = model.manifest.trained_at if model is not None else None
-        head = CacheKey(
-            model_version=model.version if model else "",
-            date=query.date,
-            user_id=query.user_id,
-            user_rev=0,
-            day_rev="",
-        ).render(self._cache.prefix)
+        head = list_key_head(
+            self._cache.prefix, model.version if model else "", query.date, query.user_id
+        )
         return [
             self._cache.prefix,
             query.date.isoformat(),
@@ -167,6 +163,6 @@ class RedisLookup:
             "1" if knows else "0",
             micros(trained) if trained is not None else "0",
             quote(community.version) if community else "0",
-            head.rsplit(":", 2)[0],
+            head,
             quote(query.view),
         ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +13,7 @@ from papersift.core.bundle import ModelBundle
 from papersift.core.scoring import UserHistory, UserModel
 from papersift.core.signals import UserSignals, user_signals
 from papersift.core.store import Store
-from papersift.core.types import Paper, PaperId
+from papersift.core.types import Interaction, Paper, PaperId
 from papersift.server.feature_rows import FeatureRowCache
 from papersift.server.identity import paper_keys
 from papersift.server.queries import RankQuery
@@ -36,6 +36,31 @@ class Reader:
     model: UserModel | None
     personal: bool
     acted: frozenset[PaperId] = frozenset()
+
+
+@dataclass(frozen=True)
+class ReaderParts:
+    """What a reader's interactions give before any paper is read."""
+
+    signals: UserSignals
+    first_touch: Mapping[PaperId, dt.datetime]
+    acted: frozenset[PaperId]
+    wanted: frozenset[PaperId]
+    """The papers the request must read: liked, dismissed, and what its rules hide."""
+
+    @classmethod
+    def of(cls, query: RankQuery, interactions: Sequence[Interaction]) -> ReaderParts:
+        """The parts of ``interactions`` (oldest first) that ``query`` needs."""
+        signals = user_signals(interactions)
+        first_touch: dict[PaperId, dt.datetime] = {}
+        for interaction in interactions:
+            first_touch.setdefault(interaction.paper_id, interaction.occurred_at)
+        # Impressions can be many; their papers are needed only to hide what was seen.
+        acted = touched_papers(interactions) if query.rules.exclude_touched else frozenset()
+        wanted = set(signals.positive) | signals.negative | acted
+        if query.rules.exclude_seen:
+            wanted |= signals.seen
+        return cls(signals, first_touch, acted, frozenset(wanted))
 
 
 async def load_reader(
@@ -66,17 +91,9 @@ def load_reader_sync(
     Synchronous (it reads the store): run it in a worker thread. ``rows`` keeps the history's
     feature rows between requests (see :func:`reader_history`).
     """
-    interactions = store.user_interactions(query.user_id)
-    signals = user_signals(interactions)
-    first_touch: dict[PaperId, dt.datetime] = {}
-    for interaction in interactions:
-        first_touch.setdefault(interaction.paper_id, interaction.occurred_at)
-    # Impressions can be many; their papers are needed only to hide what was seen.
-    acted = touched_papers(interactions) if query.rules.exclude_touched else frozenset()
-    wanted = set(signals.positive) | signals.negative | acted
-    if query.rules.exclude_seen:
-        wanted |= signals.seen
-    touched: Mapping[PaperId, Paper] = store.get_papers(wanted) if wanted else {}
+    parts = ReaderParts.of(query, store.user_interactions(query.user_id))
+    signals = parts.signals
+    touched: Mapping[PaperId, Paper] = store.get_papers(parts.wanted) if parts.wanted else {}
     history: UserHistory | None = None
     user: UserModel | None = None
     if model is not None:
@@ -84,7 +101,7 @@ def load_reader_sync(
             history = reader_history(model, signals, touched, rows=rows)
         personal_id = query.user_id if personal else None
         user = model.scorer.user_model(user_id=personal_id, history=history)
-    return Reader(signals, first_touch, touched, history, user, personal, acted)
+    return Reader(signals, parts.first_touch, touched, history, user, personal, parts.acted)
 
 
 def reader_history(

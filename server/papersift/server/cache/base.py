@@ -55,12 +55,18 @@ class CacheKey:
         are percent-escaped so that ``:`` or ``*`` in them can neither make two keys equal nor
         act as a pattern; ordinary ids and versions such as ``v3`` or ``12.40`` stay as they are.
         """
-        model = quote(self.model_version) if self.model_version else "none"
         key = (
-            f"{prefix}:rank:{model}:{self.date.isoformat()}:{quote(self.user_id)}"
+            f"{list_key_head(prefix, self.model_version, self.date, self.user_id)}"
             f":{self.user_rev}:{quote(self.day_rev)}"
         )
         return f"{key}:{quote(self.view)}" if self.view else key
+
+
+def list_key_head(prefix: str, model_version: str, date: dt.date, user_id: UserId) -> str:
+    """What a list's Redis key starts with, before the revisions: ``{prefix}:rank:{model}:
+    {date}:{user}`` (see :meth:`CacheKey.render`)."""
+    model = quote(model_version) if model_version else "none"
+    return f"{prefix}:rank:{model}:{date.isoformat()}:{quote(user_id)}"
 
 
 @dataclass(slots=True)
